@@ -130,10 +130,29 @@ struct rtrace_reply {
 					 * ICMP id (or UDP source port) */
 	__u16 icmp_seq;			/* echo: sequence; error: quoted probe's ICMP
 					 * seq (or UDP destination port) */
-	struct rtrace_rr rr;		/* outer Record Route (RTRACE_F_RR) */
-	struct rtrace_ts ts;		/* outer Timestamp (RTRACE_F_TS) */
+	struct rtrace_rr rr;		/* outer Record Route (RTRACE_F_RR), else
+					 * the quoted probe's (RTRACE_F_Q_RR) */
+	struct rtrace_ts ts;		/* outer Timestamp (RTRACE_F_TS), else
+					 * the quoted probe's (RTRACE_F_Q_TS) */
 	struct rtrace_quote q;		/* quoted probe (RTRACE_F_QUOTE) */
 	struct rtrace_cookie cookie;	/* payload cookie (RTRACE_F_COOKIE) */
+};
+
+/*
+ * What the classifier accepts as a reply to our probes: the rodata config
+ * match_cfg of bpf/classify.bpf.c and the argument of codec_reply_is_ours().
+ * Echo replies match on icmp_id; ICMP errors on the quoted probe (ICMP echo
+ * with icmp_id, or UDP with udp_sport) and, if addr is set, its quoted
+ * source. With accept_spoofed, echo replies with icmp_id
+ * RTRACE_SPOOF_ICMP_ID and a cookie with RTRACE_COOKIE_MAGIC (and errors
+ * quoting such a probe) match too: replies to probes a VP spoofed for us.
+ */
+struct rtrace_match {
+	__u32 addr;			/* our IPv4 address, network order; 0 = any */
+	__u16 icmp_id;			/* our ICMP echo identifier (instance id) */
+	__u16 udp_sport;		/* our UDP source port; 0 = we send no UDP */
+	__u8 accept_spoofed;		/* 1: also accept replies to spoofed probes */
+	__u8 pad[3];			/* explicit padding, zero */
 };
 
 /* Per-CPU counters of the classifier, index into the counters array map. */
