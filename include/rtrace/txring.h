@@ -58,6 +58,8 @@ struct txring_stats {
 	uint64_t errors;       /* send()/sendmmsg() calls that failed */
 	uint64_t busy;	       /* ...of which failed with EAGAIN/ENOBUFS (frames
 				* stay queued and go out on a later kick) */
+	uint64_t dropped;      /* committed frames discarded unsent (ring reset
+				* after TP_STATUS_WRONG_FORMAT, or txring_close) */
 	int last_errno;	       /* errno of the last failed call, 0 if none */
 	unsigned int inflight; /* committed frames not yet released (gauge) */
 };
@@ -76,7 +78,7 @@ struct txring *txring_open_index(int ifindex, const struct txring_opts *o);
 
 /*
  * The next free slot to write one frame into (starting at the Ethernet
- * header), and its capacity in *cap (min of slot room and MTU + 14 + 4).
+ * header), and its capacity in *cap (min of slot room and MTU + 14).
  * Calling it again without txring_commit() returns the same slot. Returns
  * NULL when every slot is in flight (counted in ring_full): kick and retry.
  */
