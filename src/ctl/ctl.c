@@ -421,7 +421,7 @@ static int decode_body(const uint8_t *p, size_t n, struct ctl_msg *m)
 		need = *p++;
 		if ((size_t)(end - p) < need)
 			return CTL_DEC_TRUNCATED;
-		if ((size_t)(end - p) > need)
+		if ((size_t)(end - p) > need || !text_ok((const char *)p, need))
 			return CTL_DEC_BADFIELD;
 		memcpy(e->msg, p, need);
 		e->msg[need] = '\0';

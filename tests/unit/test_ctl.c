@@ -398,6 +398,11 @@ Test(ctl, bad_fields_table)
 	n = ctl_encode(&m, buf, sizeof(buf));
 	buf[CTL_HDR_LEN + 8 + 3] = 0;
 	cr_assert_eq(ctl_decode(buf, n, &d, &used), CTL_DEC_BADFIELD);
+	/* A NUL inside an ERROR message (found by fuzz_ctl: it did not re-encode). */
+	m = error_msg();
+	n = ctl_encode(&m, buf, sizeof(buf));
+	buf[CTL_HDR_LEN + 7 + 2] = 0;
+	cr_assert_eq(ctl_decode(buf, n, &d, &used), CTL_DEC_BADFIELD);
 }
 
 Test(ctl, biggest_result)
