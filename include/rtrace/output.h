@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * output.h - print measurement results: scamper-compatible JSON (one object
+ * per line, scamper's field names and order: "type":"ping" version 0.4,
+ * "type":"trace" version 0.1) or text like ping / traceroute -n.
+ *
+ * The printers only read the result structs of probe.h; every call writes
+ * whole records and flushes, so a consumer reading the stream never sees a
+ * partial line.
+ */
+#ifndef RTRACE_OUTPUT_H
+#define RTRACE_OUTPUT_H
+
+#include <stdio.h>
+
+#include "rtrace/probe.h"
+
+enum output_fmt {
+	OUTPUT_TEXT = 0, /* like ping / traceroute -n */
+	OUTPUT_JSON = 1, /* scamper JSON, one object per line */
+};
+
+/*
+ * Print one finished measurement (ping or trace; a listen result prints
+ * nothing in JSON and a summary line in text). Returns 0 or -EIO.
+ */
+int output_result(FILE *f, const struct probe_result *r, enum output_fmt fmt);
+
+/* Print one reply to a spoofed probe as a listener saw it. 0 or -EIO. */
+int output_listen_reply(FILE *f, const struct probe_listen_reply *lr, enum output_fmt fmt);
+
+/* The single printers behind output_result(). 0 or -EIO. */
+int output_ping_json(FILE *f, const struct probe_ping_result *p);
+int output_ping_text(FILE *f, const struct probe_ping_result *p);
+int output_trace_json(FILE *f, const struct probe_trace_result *t);
+int output_trace_text(FILE *f, const struct probe_trace_result *t);
+
+/* Milliseconds with three decimals from ns, as scamper prints RTTs ("0.052"). */
+void output_fmt_ms(char *buf, size_t len, uint64_t ns);
+
+#endif /* RTRACE_OUTPUT_H */
