@@ -85,10 +85,10 @@ static double now_s(void)
 
 struct bench {
 	const char *ifname;
-	uint64_t count;	  /* stop after this many frames (0: use seconds) */
-	double seconds;	  /* stop after this long */
+	uint64_t count;	    /* stop after this many frames (0: use seconds) */
+	double seconds;	    /* stop after this long */
 	unsigned int batch; /* frames per send() */
-	int qdisc;	  /* 1: do not bypass the qdisc */
+	int qdisc;	    /* 1: do not bypass the qdisc */
 	uint8_t frame[128];
 	size_t len;
 	uint64_t sent, kicks, full;
@@ -103,7 +103,7 @@ static int run_bare(struct bench *b, int ifindex)
 		.tp_frame_size = FRAME_SIZE,
 		.tp_frame_nr = FRAME_NR,
 	};
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_ifindex = ifindex };
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_ifindex = ifindex};
 	int fd, v = TPACKET_V3, one = 1;
 	unsigned int head = 0, i;
 	uint8_t *map;
@@ -127,7 +127,8 @@ static int run_bare(struct bench *b, int ifindex)
 		for (i = 0; i < b->batch; i++) {
 			struct tpacket3_hdr *h = (void *)(map + (size_t)head * FRAME_SIZE);
 
-			if (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) != TP_STATUS_AVAILABLE) {
+			if (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) !=
+			    TP_STATUS_AVAILABLE) {
 				b->full++;
 				break;
 			}
@@ -161,7 +162,7 @@ static int run_bare(struct bench *b, int ifindex)
 /* The same loop through the txring API. */
 static int run_lib(struct bench *b)
 {
-	struct txring_opts o = { .qdisc = b->qdisc, .backend = TXRING_RING };
+	struct txring_opts o = {.qdisc = b->qdisc, .backend = TXRING_RING};
 	struct txring_stats st;
 	struct txring *t = txring_open(b->ifname, &o);
 	double end = now_s() + b->seconds;
@@ -193,7 +194,9 @@ static int run_lib(struct bench *b)
 static int parse_mac(const char *s, uint8_t *mac)
 {
 	return sscanf(s, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2], &mac[3],
-		      &mac[4], &mac[5]) == 6 ? 0 : -1;
+		      &mac[4], &mac[5]) == 6
+		       ? 0
+		       : -1;
 }
 
 static void usage(void)
@@ -207,22 +210,38 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct bench b = { .seconds = 3, .batch = 256 };
-	uint8_t dst[ETH_ALEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, src[ETH_ALEN] = { 0 };
-	struct ifreq ifr = { 0 };
+	struct bench b = {.seconds = 3, .batch = 256};
+	uint8_t dst[ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, src[ETH_ALEN] = {0};
+	struct ifreq ifr = {0};
 	int c, lib = 0, ifindex, fd;
 	double t0, dt;
 
 	while ((c = getopt(argc, argv, "i:n:t:b:m:qL")) != -1) {
 		switch (c) {
-		case 'i': b.ifname = optarg; break;
-		case 'n': b.count = strtoull(optarg, NULL, 0); break;
-		case 't': b.seconds = atof(optarg); break;
-		case 'b': b.batch = atoi(optarg); break;
-		case 'm': if (parse_mac(optarg, dst)) usage(); break;
-		case 'q': b.qdisc = 1; break;
-		case 'L': lib = 1; break;
-		default: usage();
+		case 'i':
+			b.ifname = optarg;
+			break;
+		case 'n':
+			b.count = strtoull(optarg, NULL, 0);
+			break;
+		case 't':
+			b.seconds = atof(optarg);
+			break;
+		case 'b':
+			b.batch = atoi(optarg);
+			break;
+		case 'm':
+			if (parse_mac(optarg, dst))
+				usage();
+			break;
+		case 'q':
+			b.qdisc = 1;
+			break;
+		case 'L':
+			lib = 1;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!b.ifname || !b.batch || b.batch > FRAME_NR || optind != argc)
@@ -244,7 +263,8 @@ int main(int argc, char **argv)
 	if (lib ? run_lib(&b) : run_bare(&b, ifindex))
 		return 1;
 	dt = now_s() - t0;
-	printf("bench_txring: %s: %s%s: %llu frames in %.3f s, %llu kicks, %llu ring-full: pps=%.0f\n",
+	printf("bench_txring: %s: %s%s: %llu frames in %.3f s, %llu kicks, %llu ring-full: "
+	       "pps=%.0f\n",
 	       b.ifname, lib ? "txring API" : "bare ring", b.qdisc ? " (qdisc)" : "",
 	       (unsigned long long)b.sent, dt, (unsigned long long)b.kicks,
 	       (unsigned long long)b.full, b.sent / dt);

@@ -21,32 +21,32 @@
 
 /* One interface. */
 struct netinfo_if {
-	int ifindex;			/* kernel interface index */
-	char name[IF_NAMESIZE];		/* interface name */
-	uint8_t mac[NETINFO_ALEN];	/* hardware address (zero if none) */
-	uint16_t arptype;		/* ARPHRD_* (ARPHRD_ETHER for veth/eth) */
-	unsigned int mtu;		/* L3 MTU */
-	unsigned int flags;		/* IFF_* flags (IFF_UP, IFF_NOARP, ...) */
+	int ifindex;		   /* kernel interface index */
+	char name[IF_NAMESIZE];	   /* interface name */
+	uint8_t mac[NETINFO_ALEN]; /* hardware address (zero if none) */
+	uint16_t arptype;	   /* ARPHRD_* (ARPHRD_ETHER for veth/eth) */
+	unsigned int mtu;	   /* L3 MTU */
+	unsigned int flags;	   /* IFF_* flags (IFF_UP, IFF_NOARP, ...) */
 };
 
 /* The kernel's route to one destination (RTM_GETROUTE). */
 struct netinfo_route {
-	uint32_t dst;			/* the destination asked for */
-	uint32_t gateway;		/* RTA_GATEWAY, 0 if directly connected */
-	uint32_t nexthop;		/* gateway, or dst when directly connected */
-	uint32_t prefsrc;		/* preferred source address (RTA_PREFSRC), 0 if none */
-	int oif;			/* output interface index */
-	uint8_t type;			/* RTN_UNICAST, RTN_LOCAL, ... */
+	uint32_t dst;	  /* the destination asked for */
+	uint32_t gateway; /* RTA_GATEWAY, 0 if directly connected */
+	uint32_t nexthop; /* gateway, or dst when directly connected */
+	uint32_t prefsrc; /* preferred source address (RTA_PREFSRC), 0 if none */
+	int oif;	  /* output interface index */
+	uint8_t type;	  /* RTN_UNICAST, RTN_LOCAL, ... */
 };
 
 /* Everything needed to put a frame for @dst on the wire. */
 struct netinfo_path {
-	struct netinfo_route route;	/* route to the destination */
-	struct netinfo_if ifc;		/* the output interface */
-	uint8_t src_mac[NETINFO_ALEN];	/* = ifc.mac */
-	uint8_t dst_mac[NETINFO_ALEN];	/* next hop's MAC (zero on NOARP links) */
-	uint32_t src;			/* source address to use (prefsrc, or the
-					 * interface's first IPv4 address) */
+	struct netinfo_route route;    /* route to the destination */
+	struct netinfo_if ifc;	       /* the output interface */
+	uint8_t src_mac[NETINFO_ALEN]; /* = ifc.mac */
+	uint8_t dst_mac[NETINFO_ALEN]; /* next hop's MAC (zero on NOARP links) */
+	uint32_t src;		       /* source address to use (prefsrc, or the
+					* interface's first IPv4 address) */
 };
 
 /* Interface by index or name. -ENODEV if there is none. */
@@ -79,8 +79,7 @@ int netinfo_neigh_get(int ifindex, uint32_t addr, uint8_t mac[NETINFO_ALEN]);
  * and wait up to @timeout_ms (capped at 1000). Returns 0, or -EHOSTUNREACH
  * after one rt_err line naming the next hop and the interface.
  */
-int netinfo_neigh_resolve(int ifindex, uint32_t addr, int timeout_ms,
-			  uint8_t mac[NETINFO_ALEN]);
+int netinfo_neigh_resolve(int ifindex, uint32_t addr, int timeout_ms, uint8_t mac[NETINFO_ALEN]);
 
 /*
  * Route, interface, source address and next-hop MAC for @dst. @ifname

@@ -76,10 +76,12 @@ struct rx;
 
 /*
  * Start capturing replies on @ifindex. XDP modes load the classifier with
- * o->match in its rodata and attach it with XDP_FLAGS_UPDATE_IF_NOEXIST: a
- * program someone else attached is never replaced (-EBUSY, with an rt_err
- * line naming its id; in RX_MODE_AUTO one rt_warn line and the ring is used
- * instead). EPERM errors name the missing capabilities. Returns NULL with
+ * o->match in its rodata and attach it as a bpf_link (or, on kernels
+ * without XDP links, with XDP_FLAGS_UPDATE_IF_NOEXIST): a program someone
+ * else attached is never replaced (-EBUSY, with an rt_err line naming its
+ * id; in RX_MODE_AUTO one rt_warn line and the ring is used instead), and
+ * the link is released by the kernel even if the process dies without
+ * rx_close(). EPERM errors name the missing capabilities. Returns NULL with
  * errno set on failure.
  */
 struct rx *rx_open(int ifindex, const struct rx_opts *o);

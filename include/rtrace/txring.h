@@ -38,10 +38,10 @@ enum txring_backend {
 
 /* Options of txring_open(); a zeroed struct (or NULL) gives the defaults. */
 struct txring_opts {
-	unsigned int frame_size;  /* bytes per slot incl. the tpacket header; power
-				   * of two, >= 256 (0: TXRING_DEF_FRAME_SIZE) */
-	unsigned int frame_count; /* slots, rounded up to fill whole blocks
-				   * (0: TXRING_DEF_FRAME_COUNT) */
+	unsigned int frame_size;     /* bytes per slot incl. the tpacket header; power
+				      * of two, >= 256 (0: TXRING_DEF_FRAME_SIZE) */
+	unsigned int frame_count;    /* slots, rounded up to fill whole blocks
+				      * (0: TXRING_DEF_FRAME_COUNT) */
 	enum txring_backend backend; /* TXRING_AUTO unless forced */
 	int qdisc;		     /* 1: go through the qdisc layer; default (0)
 				      * sets PACKET_QDISC_BYPASS */

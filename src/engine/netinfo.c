@@ -71,7 +71,7 @@ static void nl_init(struct nl_req *r, int type, int flags, size_t famlen)
 /* Send @r, hand every data message of the reply to @cb; 0 or the -errno of the reply. */
 static int nl_talk(struct nl_req *r, nl_cb cb, void *arg)
 {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
 	int fd, err = 0, done = 0, one = 1;
 	char *buf;
 
@@ -213,7 +213,7 @@ static int addr_cb(const struct nlmsghdr *nh, void *arg)
 
 int netinfo_if_addr(int ifindex, uint32_t *addr)
 {
-	struct addr_arg a = { .ifindex = ifindex };
+	struct addr_arg a = {.ifindex = ifindex};
 	struct nl_req r;
 	int err;
 
@@ -343,7 +343,7 @@ static int neigh_kick(int ifindex, uint32_t addr)
 /* Fallback trigger: a one-byte UDP datagram to the discard port, leaving through @ifindex. */
 static int neigh_kick_udp(int ifindex, uint32_t addr)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(9) };
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(9)};
 	char name[IF_NAMESIZE];
 	int fd, err = 0;
 
@@ -383,7 +383,7 @@ int netinfo_neigh_resolve(int ifindex, uint32_t addr, int timeout_ms, uint8_t ma
 			return netinfo_neigh_get(ifindex, addr, mac);
 		if ((a.state & NUD_FAILED) || waited >= timeout_ms)
 			break;
-		nanosleep(&(struct timespec){ .tv_nsec = NEIGH_POLL_MS * 1000000L }, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = NEIGH_POLL_MS * 1000000L}, NULL);
 	}
 	err = -EHOSTUNREACH;
 out_fail:

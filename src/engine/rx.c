@@ -19,10 +19,14 @@
 const char *rx_mode_name(enum rx_mode m)
 {
 	switch (m) {
-	case RX_MODE_AUTO: return "auto";
-	case RX_MODE_XDP_NATIVE: return "xdp-native";
-	case RX_MODE_XDP_GENERIC: return "xdp-generic";
-	case RX_MODE_RING: return "ring";
+	case RX_MODE_AUTO:
+		return "auto";
+	case RX_MODE_XDP_NATIVE:
+		return "xdp-native";
+	case RX_MODE_XDP_GENERIC:
+		return "xdp-generic";
+	case RX_MODE_RING:
+		return "ring";
 	}
 	return "?";
 }
@@ -50,7 +54,8 @@ static int rx_try_xdp(struct rx *rx, enum rx_mode mode, const struct rx_opts *o,
 		if (*foreign) {
 			snprintf(why, whylen,
 				 "XDP program id %u (%s) is already attached and is not ours: not "
-				 "replacing it (remove it with 'ip link set dev %s xdp off' if it is "
+				 "replacing it (remove it with 'ip link set dev %s xdp off' if it "
+				 "is "
 				 "stale)",
 				 *foreign, name[0] ? name : "unnamed", rx->ifname);
 			return -EBUSY;
@@ -118,7 +123,7 @@ static int rx_open_xdp(struct rx *rx, const struct rx_opts *o, char *why, size_t
 
 struct rx *rx_open(int ifindex, const struct rx_opts *opts)
 {
-	struct rx_opts o = opts ? *opts : (struct rx_opts){ 0 };
+	struct rx_opts o = opts ? *opts : (struct rx_opts){0};
 	char why[600] = "";
 	const char *step;
 	struct rx *rx;

@@ -18,29 +18,29 @@ struct classify_bpf;
 struct ring_buffer;
 
 struct rx {
-	enum rx_mode mode;	     /* mode in use: XDP_NATIVE, XDP_GENERIC or RING */
-	int ifindex;		     /* capturing interface */
-	char ifname[IF_NAMESIZE];    /* its name, for messages */
-	struct rtrace_match match;   /* which replies are ours */
-	rx_cb cb;		     /* record consumer */
-	void *ctx;		     /* its argument */
-	uint64_t delivered;	     /* records passed to cb */
+	enum rx_mode mode;	   /* mode in use: XDP_NATIVE, XDP_GENERIC or RING */
+	int ifindex;		   /* capturing interface */
+	char ifname[IF_NAMESIZE];  /* its name, for messages */
+	struct rtrace_match match; /* which replies are ours */
+	rx_cb cb;		   /* record consumer */
+	void *ctx;		   /* its argument */
+	uint64_t delivered;	   /* records passed to cb */
 
 	/* XDP */
-	struct classify_bpf *skel;   /* loaded classifier */
-	struct ring_buffer *rb;	     /* reader of its ring buffer */
-	int link_fd;		     /* bpf_link holding the attachment, or -1 */
-	uint32_t xdp_flags;	     /* mode flags of a netlink attachment (no link) */
-	uint32_t prog_id;	     /* id of our program */
+	struct classify_bpf *skel; /* loaded classifier */
+	struct ring_buffer *rb;	   /* reader of its ring buffer */
+	int link_fd;		   /* bpf_link holding the attachment, or -1 */
+	uint32_t xdp_flags;	   /* mode flags of a netlink attachment (no link) */
+	uint32_t prog_id;	   /* id of our program */
 
 	/* AF_PACKET ring */
-	int fd;			     /* packet socket, or -1 */
-	uint8_t *map;		     /* mapped ring */
-	size_t map_len;		     /* its length */
-	unsigned int block_size;     /* bytes per block */
-	unsigned int block_nr;	     /* blocks */
-	unsigned int cur;	     /* next block to read */
-	struct rx_stats ring_st;     /* ring counters (seen, ours, ringfull, malformed) */
+	int fd;			 /* packet socket, or -1 */
+	uint8_t *map;		 /* mapped ring */
+	size_t map_len;		 /* its length */
+	unsigned int block_size; /* bytes per block */
+	unsigned int block_nr;	 /* blocks */
+	unsigned int cur;	 /* next block to read */
+	struct rx_stats ring_st; /* ring counters (seen, ours, ringfull, malformed) */
 };
 
 /* Set up XDP in @mode (XDP_NATIVE or XDP_GENERIC) on rx. 0 or -errno (logged by the caller). */

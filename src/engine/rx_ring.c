@@ -148,7 +148,8 @@ int rx_ring_consume(struct rx *rx)
 	for (;;) {
 		struct tpacket_block_desc *bd = rx_block(rx, rx->cur);
 
-		if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+		if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) &
+		      TP_STATUS_USER))
 			break;
 		got += rx_ring_block(rx, bd);
 		__atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
@@ -159,7 +160,7 @@ int rx_ring_consume(struct rx *rx)
 
 int rx_ring_poll(struct rx *rx, int timeout_ms)
 {
-	struct pollfd p = { .fd = rx->fd, .events = POLLIN | POLLERR };
+	struct pollfd p = {.fd = rx->fd, .events = POLLIN | POLLERR};
 	int got = rx_ring_consume(rx);
 
 	if (got || !timeout_ms)
@@ -171,7 +172,7 @@ int rx_ring_poll(struct rx *rx, int timeout_ms)
 
 int rx_ring_stats(struct rx *rx, struct rx_stats *s)
 {
-	struct tpacket_stats_v3 ks = { 0 };
+	struct tpacket_stats_v3 ks = {0};
 	socklen_t len = sizeof(ks);
 
 	/* reading the kernel's counters resets them: accumulate */

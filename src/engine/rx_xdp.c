@@ -56,7 +56,7 @@ static int rx_rb_record(void *ctx, void *data, size_t size)
 uint32_t rx_xdp_foreign(int ifindex, char *name, size_t namelen)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	struct bpf_prog_info info = { 0 };
+	struct bpf_prog_info info = {0};
 	__u32 len = sizeof(info);
 	uint32_t id;
 	int fd;
@@ -101,7 +101,7 @@ static int rx_xdp_attach(struct rx *rx, int prog_fd, uint32_t flags)
 
 int rx_xdp_open(struct rx *rx, enum rx_mode mode, const struct rx_opts *o, const char **step)
 {
-	struct bpf_prog_info info = { 0 };
+	struct bpf_prog_info info = {0};
 	__u32 len = sizeof(info);
 	int err, prog_fd;
 
@@ -159,7 +159,7 @@ int rx_xdp_consume(struct rx *rx)
 int rx_xdp_stats(struct rx *rx, struct rx_stats *s)
 {
 	int ncpu = libbpf_num_possible_cpus(), fd, cpu;
-	uint64_t *sum[RTRACE_CNT_MAX] = { &s->seen, &s->ours, &s->ringfull, &s->malformed };
+	uint64_t *sum[RTRACE_CNT_MAX] = {&s->seen, &s->ours, &s->ringfull, &s->malformed};
 	__u64 *vals;
 	__u32 key;
 

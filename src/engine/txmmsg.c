@@ -17,16 +17,16 @@
 #include "txmmsg.h"
 
 struct txmmsg {
-	int fd;			/* AF_PACKET SOCK_RAW socket, bound */
+	int fd;			 /* AF_PACKET SOCK_RAW socket, bound */
 	unsigned int frame_size; /* bytes per slot */
-	unsigned int count;	/* slots */
-	size_t cap;		/* usable bytes per slot (<= frame_size) */
-	unsigned int head;	/* next slot to fill */
-	unsigned int tail;	/* oldest queued slot */
-	unsigned int queued;	/* committed, not yet sent */
-	uint8_t *buf;		/* count * frame_size bytes */
-	struct iovec *iov;	/* one per slot, iov_base fixed */
-	struct mmsghdr *msgs;	/* one per slot, msg_iov = &iov[i] */
+	unsigned int count;	 /* slots */
+	size_t cap;		 /* usable bytes per slot (<= frame_size) */
+	unsigned int head;	 /* next slot to fill */
+	unsigned int tail;	 /* oldest queued slot */
+	unsigned int queued;	 /* committed, not yet sent */
+	uint8_t *buf;		 /* count * frame_size bytes */
+	struct iovec *iov;	 /* one per slot, iov_base fixed */
+	struct mmsghdr *msgs;	 /* one per slot, msg_iov = &iov[i] */
 };
 
 struct txmmsg *txmmsg_open(int fd, unsigned int frame_size, unsigned int count, size_t cap)

@@ -38,22 +38,22 @@
 #define TX_STATUS_BUSY (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING | TP_STATUS_WRONG_FORMAT)
 
 struct txring {
-	int fd;				/* AF_PACKET socket (ring backend) */
-	int ifindex;			/* bound interface */
-	char ifname[IF_NAMESIZE];	/* its name, for messages */
-	enum txring_backend backend;	/* TXRING_RING or TXRING_MMSG */
-	struct txmmsg *mm;		/* the sendmmsg backend, if used */
-	uint8_t *map;			/* the mapped ring */
-	size_t map_len;			/* its length */
-	struct tpacket_req3 req;	/* ring geometry as set */
-	unsigned int frame_size;	/* bytes per slot */
-	unsigned int frame_nr;		/* slots */
-	size_t cap;			/* usable frame bytes per slot */
-	unsigned int head;		/* next slot to fill */
-	unsigned int tail;		/* oldest slot in flight */
-	unsigned int inflight;		/* committed, not reclaimed */
-	unsigned int unkicked;		/* committed since the last good kick */
-	struct txring_stats st;		/* counters */
+	int fd;			     /* AF_PACKET socket (ring backend) */
+	int ifindex;		     /* bound interface */
+	char ifname[IF_NAMESIZE];    /* its name, for messages */
+	enum txring_backend backend; /* TXRING_RING or TXRING_MMSG */
+	struct txmmsg *mm;	     /* the sendmmsg backend, if used */
+	uint8_t *map;		     /* the mapped ring */
+	size_t map_len;		     /* its length */
+	struct tpacket_req3 req;     /* ring geometry as set */
+	unsigned int frame_size;     /* bytes per slot */
+	unsigned int frame_nr;	     /* slots */
+	size_t cap;		     /* usable frame bytes per slot */
+	unsigned int head;	     /* next slot to fill */
+	unsigned int tail;	     /* oldest slot in flight */
+	unsigned int inflight;	     /* committed, not reclaimed */
+	unsigned int unkicked;	     /* committed since the last good kick */
+	struct txring_stats st;	     /* counters */
 };
 
 static inline struct tpacket3_hdr *tx_slot(const struct txring *t, unsigned int i)
@@ -64,7 +64,7 @@ static inline struct tpacket3_hdr *tx_slot(const struct txring *t, unsigned int 
 
 static int tx_mtu(int fd, const char *ifname, unsigned int *mtu)
 {
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 
 	strncpy(ifr.ifr_name, ifname, IF_NAMESIZE - 1);
 	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0)
@@ -96,9 +96,10 @@ static int tx_ring_map(struct txring *t, const char **step)
 	if (setsockopt(t->fd, SOL_PACKET, PACKET_TX_RING, &t->req, sizeof(t->req)) < 0)
 		return -errno;
 	*step = "mmap";
-	t->map = mmap(NULL, t->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, t->fd, 0);
+	t->map =
+		mmap(NULL, t->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, t->fd, 0);
 	if (t->map == MAP_FAILED) {
-		struct tpacket_req3 none = { 0 };
+		struct tpacket_req3 none = {0};
 
 		err = -errno;
 		t->map = NULL;
@@ -153,7 +154,7 @@ static int tx_open_socket(struct txring *t, int qdisc)
 
 static struct txring *tx_open(int ifindex, const char *ifname, const struct txring_opts *opts)
 {
-	struct txring_opts o = opts ? *opts : (struct txring_opts){ 0 };
+	struct txring_opts o = opts ? *opts : (struct txring_opts){0};
 	const char *step = "socket";
 	struct txring *t;
 	unsigned int mtu = 0;
@@ -163,8 +164,8 @@ static struct txring *tx_open(int ifindex, const char *ifname, const struct txri
 		o.frame_size = TXRING_DEF_FRAME_SIZE;
 	if (!o.frame_count)
 		o.frame_count = TXRING_DEF_FRAME_COUNT;
-	if (o.frame_size < 256 || (o.frame_size & (o.frame_size - 1)) || o.frame_count > (1u << 20) ||
-	    o.backend > TXRING_MMSG) {
+	if (o.frame_size < 256 || (o.frame_size & (o.frame_size - 1)) ||
+	    o.frame_count > (1u << 20) || o.backend > TXRING_MMSG) {
 		rt_err("txring: %s: bad options (frame_size %u, frame_count %u)", ifname,
 		       o.frame_size, o.frame_count);
 		errno = EINVAL;
@@ -258,7 +259,7 @@ struct txring *txring_open_index(int ifindex, const struct txring_opts *o)
  */
 static int tx_ring_reset(struct txring *t)
 {
-	struct tpacket_req3 none = { 0 };
+	struct tpacket_req3 none = {0};
 	const char *step;
 	int tries, err = 0;
 
@@ -271,7 +272,7 @@ static int tx_ring_reset(struct txring *t)
 		if (err != -EBUSY)
 			break;
 		/* frames still in the driver: wait for them (bounded, error path only) */
-		nanosleep(&(struct timespec){ .tv_nsec = 100000 }, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 100000}, NULL);
 	}
 	t->st.dropped += t->inflight;
 	t->head = t->tail = t->inflight = t->unkicked = 0;
@@ -390,9 +391,10 @@ int txring_flush(struct txring *t, int timeout_ms)
 		if (t->backend == TXRING_MMSG ? !txmmsg_queued(t->mm) : !t->inflight)
 			return 0;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+		if (now.tv_sec > end.tv_sec ||
+		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
 			return -ETIMEDOUT;
-		nanosleep(&(struct timespec){ .tv_nsec = 50000 }, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 50000}, NULL);
 	}
 }
 

@@ -61,7 +61,7 @@ static inline void tns_leave_peer(struct tns *t)
 
 /* Run a shell command in the peer namespace; it must succeed. */
 static inline __attribute__((format(printf, 2, 3))) void tns_peer_sh(struct tns *t, const char *fmt,
-								   ...)
+								     ...)
 {
 	va_list ap;
 	int rc;

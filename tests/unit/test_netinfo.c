@@ -29,7 +29,7 @@ static uint32_t ip4(const char *s)
 /* MAC of @ifname in the current namespace, by ioctl (independent of netinfo). */
 static void ioctl_mac(const char *ifname, uint8_t mac[6])
 {
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 
 	strncpy(ifr.ifr_name, ifname, IF_NAMESIZE - 1);
@@ -103,7 +103,8 @@ Test(netinfo, route_lookup)
 	/* no route at all (no default route in this namespace) */
 	cr_assert_eq(netinfo_route_get(ip4("192.0.2.1"), 0, &r), -ENETUNREACH);
 	/* a preferred source set on the route is reported */
-	tns_sh("ip addr add 10.9.0.11/24 dev va && ip route add 10.77.0.0/16 via 10.9.0.2 src 10.9.0.11");
+	tns_sh("ip addr add 10.9.0.11/24 dev va && ip route add 10.77.0.0/16 via 10.9.0.2 src "
+	       "10.9.0.11");
 	cr_assert_eq(netinfo_route_get(ip4("10.77.1.1"), 0, &r), 0);
 	cr_assert_eq(r.prefsrc, ip4("10.9.0.11"));
 }

@@ -32,8 +32,8 @@
 #define MAXREC 1024
 
 struct sink {
-	unsigned int n;			/* records received */
-	struct rtrace_reply r[MAXREC];	/* the first MAXREC of them */
+	unsigned int n;		       /* records received */
+	struct rtrace_reply r[MAXREC]; /* the first MAXREC of them */
 };
 
 static void on_reply(void *ctx, const struct rtrace_reply *r)
@@ -65,7 +65,7 @@ static uint64_t mono_ns(void)
 static void send_pings(const char *dst, uint16_t id, unsigned int first, unsigned int n,
 		       enum codec_opt opt)
 {
-	struct codec_probe_spec s = { 0 };
+	struct codec_probe_spec s = {0};
 	struct netinfo_path p;
 	struct txring *t;
 	unsigned int i;
@@ -147,7 +147,7 @@ static uint32_t attached_prog_id(void)
 
 static struct rx *open_rx(enum rx_mode mode, struct sink *s, struct rtrace_match *m)
 {
-	struct rx_opts o = { .match = m, .mode = mode, .cb = on_reply, .ctx = s };
+	struct rx_opts o = {.match = m, .mode = mode, .cb = on_reply, .ctx = s};
 
 	memset(m, 0, sizeof(*m));
 	m->addr = ip4("10.9.0.1");
@@ -160,7 +160,7 @@ static void echo_roundtrip(enum rx_mode mode)
 	static struct sink s;
 	struct rtrace_match m;
 	struct rx_stats st;
-	unsigned int i, seen[200] = { 0 };
+	unsigned int i, seen[200] = {0};
 	uint64_t t0 = mono_ns();
 	struct tns ns;
 	struct rx *rx;
@@ -276,10 +276,10 @@ Test(rx, record_route_reply)
 static int foreign_prog(uint32_t flags, uint32_t *id)
 {
 	struct bpf_insn insns[] = {
-		{ .code = 0xb7, .dst_reg = 0, .imm = XDP_PASS }, /* r0 = XDP_PASS */
-		{ .code = 0x95 },				  /* exit */
+		{.code = 0xb7, .dst_reg = 0, .imm = XDP_PASS}, /* r0 = XDP_PASS */
+		{.code = 0x95},				       /* exit */
 	};
-	struct bpf_prog_info info = { 0 };
+	struct bpf_prog_info info = {0};
 	__u32 len = sizeof(info);
 	int fd;
 
@@ -364,9 +364,12 @@ Test(rx, detached_when_process_dies)
 Test(rx, ringbuf_full_is_counted)
 {
 	static struct sink s;
-	struct rtrace_match m = { .icmp_id = OUR_ID };
-	struct rx_opts o = { .match = &m, .mode = RX_MODE_XDP_NATIVE, .cb = on_reply, .ctx = &s,
-			     .ringbuf_bytes = 4096 };
+	struct rtrace_match m = {.icmp_id = OUR_ID};
+	struct rx_opts o = {.match = &m,
+			    .mode = RX_MODE_XDP_NATIVE,
+			    .cb = on_reply,
+			    .ctx = &s,
+			    .ringbuf_bytes = 4096};
 	struct rx_stats st;
 	struct tns ns;
 	struct rx *rx;
@@ -389,7 +392,7 @@ Test(rx, ringbuf_full_is_counted)
 
 static void drop_caps(uint64_t drop)
 {
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct d[2];
 
 	cr_assert_eq(syscall(SYS_capget, &h, d), 0);
@@ -424,10 +427,10 @@ Test(rx, eperm_without_capabilities)
 
 Test(rx, bad_options)
 {
-	struct rtrace_match m = { 0 };
-	struct rx_opts o = { .match = &m, .cb = on_reply };
-	struct rx_opts nomatch = { .cb = on_reply };
-	struct rx_opts badrb = { .match = &m, .cb = on_reply, .ringbuf_bytes = 5000 };
+	struct rtrace_match m = {0};
+	struct rx_opts o = {.match = &m, .cb = on_reply};
+	struct rx_opts nomatch = {.cb = on_reply};
+	struct rx_opts badrb = {.match = &m, .cb = on_reply, .ringbuf_bytes = 5000};
 	struct tns ns;
 
 	tns_setup(&ns);

@@ -24,7 +24,7 @@
 /* An AF_PACKET socket on vb in the peer namespace that sees only our test frames. */
 static int peer_listener(struct tns *t)
 {
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(TEST_ETHERTYPE) };
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(TEST_ETHERTYPE)};
 	int fd, sz = 16 << 20;
 
 	tns_enter_peer(t);
@@ -55,7 +55,7 @@ static void expect_frames(int fd, uint32_t first, unsigned int n, size_t len)
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		ssize_t r;
 
 		cr_assert_eq(poll(&p, 1, 2000), 1, "frame %u of %u did not arrive", i, n);
@@ -94,7 +94,7 @@ static uint32_t send_frames(struct txring *t, uint32_t seq, unsigned int n, size
 
 static void roundtrip(enum txring_backend backend, int qdisc)
 {
-	struct txring_opts o = { .backend = backend, .qdisc = qdisc };
+	struct txring_opts o = {.backend = backend, .qdisc = qdisc};
 	struct txring_stats st;
 	struct txring *t;
 	struct tns ns;
@@ -135,7 +135,7 @@ Test(txring, mmsg_roundtrip)
 
 static void ring_full(enum txring_backend backend)
 {
-	struct txring_opts o = { .backend = backend, .frame_count = 64 };
+	struct txring_opts o = {.backend = backend, .frame_count = 64};
 	struct txring_stats st;
 	struct txring *t;
 	struct tns ns;
@@ -237,7 +237,7 @@ Test(txring, kernel_wrong_format_recovers)
 
 Test(txring, open_errors)
 {
-	struct txring_opts bad = { .frame_size = 1000 };
+	struct txring_opts bad = {.frame_size = 1000};
 	struct tns ns;
 
 	tns_setup(&ns);
