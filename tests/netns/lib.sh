@@ -3,9 +3,10 @@
 #
 # A test brings up one or more test internets with tb_up (tools/rtrace-testbed),
 # asks the manifest questions without jq (tb_q, tb_addr, tb_path, ...) and runs
-# commands inside nodes (tb_exec). tb_up registers a trap on EXIT, INT and TERM
-# that tears down every testbed the test brought up, also when it fails; add
-# your own cleanup with tb_on_exit instead of replacing the trap. Exit codes:
+# commands inside nodes (tb_exec). Sourcing this file sets a trap on EXIT, INT
+# and TERM that tears down every testbed the test brought up and removes
+# $TB_TMP, also when the test fails; add your own cleanup with tb_on_exit
+# instead of replacing the trap. Exit codes:
 # 0 pass, 77 skip (skip REASON: the reason is the last stderr line), else fail.
 #
 #   . "$(dirname "$0")/lib.sh"
@@ -22,7 +23,6 @@ TB_PREFIX=""       # the current testbed (tb_use switches)
 TB_MANIFEST=""     # its manifest file (a copy in $TB_TMP)
 TB_PREFIXES=()     # every testbed this test brought up
 TB_ON_EXIT=()      # extra cleanup commands, run before the teardown
-TB_TRAPPED=""
 declare -gA TB_ADDR=()  # "PREFIXnode" -> address, filled by tb_up
 # The system python starts in ~10 ms; a pyenv shim takes ten times that.
 TB_PY=$(command -v /usr/bin/python3 || command -v python3)
@@ -57,6 +57,10 @@ tb_cleanup() {
 	exit $rc
 }
 
+trap tb_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 # tb_up TOPO [rtXXXX-]: bring a testbed up (TOPO: a name in tests/topos or a
 # path); the prefix is random unless given. Sets TB_PREFIX and TB_MANIFEST.
 # Must not run in a subshell ($(...)) or the trap and variables are lost.
@@ -64,17 +68,10 @@ tb_up() {
 	local topo=$1 want=${2:-} p rc try
 	[ -f "$topo" ] || topo=$TB_TOPOS/$1.topo
 	[ -f "$topo" ] || fail "tb_up: no topology $1"
-	if [ -z "$TB_TRAPPED" ]; then
-		trap tb_cleanup EXIT
-		trap 'exit 130' INT
-		trap 'exit 143' TERM
-		TB_TRAPPED=1
-	fi
 	for try in 1 2 3 4 5 6 7 8; do
 		p=${want:-rt$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')-}
 		TB_PREFIXES+=("$p")	# registered before it exists: torn down even if up dies
-		"$TB_TOOL" up --prefix "$p" "$topo" >"$TB_TMP/${p%-}.json"
-		rc=$?
+		"$TB_TOOL" up --prefix "$p" "$topo" >"$TB_TMP/${p%-}.json" && rc=0 || rc=$?
 		[ $rc = 3 ] && [ -z "$want" ] && continue	# prefix busy: another one
 		[ $rc = 0 ] || fail "tb_up $1: rtrace-testbed up failed (rc=$rc)"
 		TB_PREFIX=$p
