@@ -25,7 +25,7 @@ TB_PREFIXES=()     # every testbed this test brought up
 TB_ON_EXIT=()      # extra cleanup commands, run before the teardown
 declare -gA TB_ADDR=()  # "PREFIXnode" -> address, filled by tb_up
 # The system python starts in ~10 ms; a pyenv shim takes ten times that.
-TB_PY=$(command -v /usr/bin/python3 || command -v python3)
+export TB_PY; TB_PY=$(command -v /usr/bin/python3 || command -v python3)
 
 # skip REASON: exit 77 with the reason as the last line on stderr.
 skip() { echo "$*" >&2; exit 77; }
@@ -65,10 +65,10 @@ trap 'exit 143' TERM
 # path); the prefix is random unless given. Sets TB_PREFIX and TB_MANIFEST.
 # Must not run in a subshell ($(...)) or the trap and variables are lost.
 tb_up() {
-	local topo=$1 want=${2:-} p rc try
+	local topo=$1 want=${2:-} p rc
 	[ -f "$topo" ] || topo=$TB_TOPOS/$1.topo
 	[ -f "$topo" ] || fail "tb_up: no topology $1"
-	for try in 1 2 3 4 5 6 7 8; do
+	for _ in 1 2 3 4 5 6 7 8; do
 		p=${want:-rt$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')-}
 		TB_PREFIXES+=("$p")	# registered before it exists: torn down even if up dies
 		"$TB_TOOL" up --prefix "$p" "$topo" >"$TB_TMP/${p%-}.json" && rc=0 || rc=$?

@@ -61,5 +61,5 @@ if "$TB_TOOL" up --prefix "$p" "$TB_TMP/loop.topo" >/dev/null 2>"$TB_TMP/err"; t
 	fail "up accepted a routing loop"
 fi
 grep -q "routing loop" "$TB_TMP/err" || fail "up: want 'routing loop', got: $(cat "$TB_TMP/err")"
-[ -z "$(ip netns list | grep "^$p")" ] || fail "a failed up left namespaces of $p"
+ip netns list | grep -q "^$p" && fail "a failed up left namespaces of $p"
 echo "topology checks ok"
