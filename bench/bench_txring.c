@@ -6,9 +6,10 @@
  * AF_PACKET TPACKET_V3 TX ring and kicks send() once per batch, printing
  * packets per second. No library code on the path, so it is the ceiling the
  * probe engine is measured against; -L runs the same loop through
- * txring_frame/commit/kick instead, to measure what the API costs.
+ * txring_frame/commit/kick instead (-M: its sendmmsg backend), to measure
+ * what the API costs.
  * Run it inside a network namespace on one end of a veth pair.
- *   bench_txring -i IFACE [-n COUNT | -t SECONDS] [-b BATCH] [-m DSTMAC] [-q] [-L]
+ *   bench_txring -i IFACE [-n COUNT | -t SECONDS] [-b BATCH] [-m DSTMAC] [-q] [-L|-M]
  * Output: one line "bench_txring: IFACE: ... pps=N" on stdout.
  */
 #include <errno.h>
@@ -85,10 +86,11 @@ static double now_s(void)
 
 struct bench {
 	const char *ifname;
-	uint64_t count;	    /* stop after this many frames (0: use seconds) */
-	double seconds;	    /* stop after this long */
-	unsigned int batch; /* frames per send() */
-	int qdisc;	    /* 1: do not bypass the qdisc */
+	uint64_t count;		     /* stop after this many frames (0: use seconds) */
+	double seconds;		     /* stop after this long */
+	unsigned int batch;	     /* frames per send() */
+	int qdisc;		     /* 1: do not bypass the qdisc */
+	enum txring_backend backend; /* library backend: -L ring, -M sendmmsg */
 	uint8_t frame[128];
 	size_t len;
 	uint64_t sent, kicks, full;
@@ -162,7 +164,7 @@ static int run_bare(struct bench *b, int ifindex)
 /* The same loop through the txring API. */
 static int run_lib(struct bench *b)
 {
-	struct txring_opts o = {.qdisc = b->qdisc, .backend = TXRING_RING};
+	struct txring_opts o = {.qdisc = b->qdisc, .backend = b->backend};
 	struct txring_stats st;
 	struct txring *t = txring_open(b->ifname, &o);
 	double end = now_s() + b->seconds;
@@ -201,10 +203,12 @@ static int parse_mac(const char *s, uint8_t *mac)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_txring -i IFACE [-n COUNT | -t SECONDS] [-b BATCH] "
-			"[-m DSTMAC] [-q] [-L]\n"
-			"  -q  go through the qdisc (default: PACKET_QDISC_BYPASS)\n"
-			"  -L  use the txring library API instead of the bare loop\n");
+	fprintf(stderr,
+		"usage: bench_txring -i IFACE [-n COUNT | -t SECONDS] [-b BATCH] "
+		"[-m DSTMAC] [-q] [-L|-M]\n"
+		"  -q  go through the qdisc (default: PACKET_QDISC_BYPASS)\n"
+		"  -L  use the txring library API (TPACKET_V3 ring) instead of the bare loop\n"
+		"  -M  use the txring library API with its sendmmsg backend\n");
 	exit(2);
 }
 
@@ -216,7 +220,7 @@ int main(int argc, char **argv)
 	int c, lib = 0, ifindex, fd;
 	double t0, dt;
 
-	while ((c = getopt(argc, argv, "i:n:t:b:m:qL")) != -1) {
+	while ((c = getopt(argc, argv, "i:n:t:b:m:qLM")) != -1) {
 		switch (c) {
 		case 'i':
 			b.ifname = optarg;
@@ -239,6 +243,11 @@ int main(int argc, char **argv)
 			break;
 		case 'L':
 			lib = 1;
+			b.backend = TXRING_RING;
+			break;
+		case 'M':
+			lib = 1;
+			b.backend = TXRING_MMSG;
 			break;
 		default:
 			usage();
@@ -265,8 +274,11 @@ int main(int argc, char **argv)
 	dt = now_s() - t0;
 	printf("bench_txring: %s: %s%s: %llu frames in %.3f s, %llu kicks, %llu ring-full: "
 	       "pps=%.0f\n",
-	       b.ifname, lib ? "txring API" : "bare ring", b.qdisc ? " (qdisc)" : "",
-	       (unsigned long long)b.sent, dt, (unsigned long long)b.kicks,
-	       (unsigned long long)b.full, b.sent / dt);
+	       b.ifname,
+	       !lib			  ? "bare ring"
+	       : b.backend == TXRING_MMSG ? "txring API (sendmmsg)"
+					  : "txring API (ring)",
+	       b.qdisc ? " (qdisc)" : "", (unsigned long long)b.sent, dt,
+	       (unsigned long long)b.kicks, (unsigned long long)b.full, b.sent / dt);
 	return 0;
 }
