@@ -40,7 +40,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 CFLAGS ?=
 ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
-LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -lm
+LDLIBS := -lbpf -lelf -lz -lssl -lcrypto -ljansson -lm
 
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf \
 	-I/usr/include/$(shell uname -m)-linux-gnu -Wall -Werror
