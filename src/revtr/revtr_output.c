@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -103,7 +104,9 @@ size_t revtr_format_text(const struct revtr_report *r, char *buf, size_t size)
 	for (i = 0; i < r->nhops; i++) {
 		const struct revtr_hop *h = &r->hops[i];
 
-		sb_printf(&sb, "%2zu  %-15s  %-29s", i + 1, ntoa(h->addr, a),
+		bool more = h->rtt_us || h->from_cache || h->type == REVTR_HOP_DST_SYM_REV_SEGMENT;
+
+		sb_printf(&sb, "%2zu  %-15s  %-*s", i + 1, ntoa(h->addr, a), more ? 29 : 0,
 			  revtr_hop_type_name(h->type));
 		if (h->rtt_us)
 			sb_printf(&sb, "  %u.%03u ms", h->rtt_us / 1000, h->rtt_us % 1000);
