@@ -91,6 +91,8 @@ struct srv {
 	pthread_t thr;
 	atomic_int stop;
 	atomic_int opened, closed, msgs;
+	atomic_size_t max_pending;	/* most output queued on one connection */
+	atomic_int enobufs;		/* tls_conn_send refused for a slow reader */
 	char last_name[CTL_NAME_MAX + 1];
 	char last_close[400];
 };
@@ -139,7 +141,15 @@ static int on_msg(struct tls_conn *c, const struct ctl_msg *m, void *arg)
 	default:
 		return 0;
 	}
-	return tls_conn_send(c, &r);
+	int ret = tls_conn_send(c, &r);
+
+	if (tls_conn_pending(c) > s->max_pending)
+		s->max_pending = tls_conn_pending(c);
+	if (ret == -ENOBUFS) {
+		s->enobufs++;
+		return 0;
+	}
+	return ret;
 }
 
 static void on_close(struct tls_conn *c, const char *reason, void *arg)
@@ -645,5 +655,70 @@ Test(tls, reload)
 	cr_assert(strstr(err, "/nonexistent/ca.crt") && strstr(err, "rtrace-keygen"), "%s", err);
 	cr_assert_eq(tls_ctx_new(&bad, TLS_CLIENT, dir, "nobody", err, sizeof(err)), -ENOENT);
 	cr_assert(strstr(err, "nobody.crt"), "%s", err);
+	tls_ctx_free(cctx);
+}
+
+/* Idle connections are closed; KEEPALIVE keeps one open. */
+Test(tls, idle_timeout_and_keepalive)
+{
+	struct tls_server_cfg cfg = { .idle_ms = 300 };
+	struct tls_ctx *cctx;
+	struct tls_client *idle, *alive;
+	struct ctl_msg k = { .type = CTL_KEEPALIVE }, r;
+
+	srv_stop();
+	srv_start_cfg("agent1", &cfg);
+	cctx = client_ctx(dir, "client1");
+	idle = good_client(cctx);
+	alive = good_client(cctx);
+	for (int i = 0; i < 10; i++) {
+		usleep(100000);
+		cr_assert_eq(tls_client_send(alive, &k, 1000), 0, "%s", tls_client_error(alive));
+	}
+	cr_assert_eq(tls_client_recv(idle, &r, 2000), -ECONNRESET, "%s", tls_client_error(idle));
+	ping_once(alive, 1);
+	WAIT_FOR(S.closed == 1, 2000);
+	cr_assert_str_eq(S.last_close, "idle timeout");
+	tls_client_close(idle);
+	tls_client_close(alive);
+	tls_ctx_free(cctx);
+}
+
+/*
+ * A client that sends requests but never reads the answers: the server stops
+ * reading from it once its output queue is half full, its queue stays bounded,
+ * the client's sends finally block, and another client is served all along.
+ */
+Test(tls, slow_reader_backpressure)
+{
+	struct tls_server_cfg cfg = { .out_max = 65536 };
+	struct tls_ctx *cctx;
+	struct tls_client *hog, *good;
+	struct ctl_msg m = { .type = CTL_PING };
+	int i, r = 0;
+
+	srv_stop();
+	srv_start_cfg("agent1", &cfg);
+	cctx = client_ctx(dir, "client1");
+	hog = good_client(cctx);
+	good = good_client(cctx);
+	m.u.ping.target = htonl(0x7f000001);
+	m.u.ping.count = 1;
+	for (i = 1; i < 2000000; i++) {
+		m.u.ping.req_id = i;
+		r = tls_client_send(hog, &m, 300);
+		if (r)
+			break;
+		if (i % 20000 == 0)
+			ping_once(good, i);
+	}
+	cr_assert_eq(r, -ETIMEDOUT, "hog never blocked after %d requests: %d", i, r);
+	ping_once(good, 1);
+	cr_assert_leq(S.max_pending, cfg.out_max + CTL_MSG_MAX, "queue grew to %zu",
+		      (size_t)S.max_pending);
+	cr_assert_gt(S.max_pending, cfg.out_max / 2, "queue never filled (%zu)",
+		     (size_t)S.max_pending);
+	tls_client_close(hog);
+	tls_client_close(good);
 	tls_ctx_free(cctx);
 }
