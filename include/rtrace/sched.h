@@ -32,10 +32,10 @@ typedef void (*sched_timer_cb)(struct sched *s, struct sched_timer *t, void *ctx
 
 /* An intrusive timer: embed it, sched_timer_init() it once, arm it many times. */
 struct sched_timer {
-	uint64_t when_ns;	/* deadline, CLOCK_MONOTONIC ns */
-	sched_timer_cb cb;	/* expiry callback */
-	void *ctx;		/* passed to cb */
-	uint32_t heap_idx;	/* 1 + position in the heap, 0 when not armed */
+	uint64_t when_ns;  /* deadline, CLOCK_MONOTONIC ns */
+	sched_timer_cb cb; /* expiry callback */
+	void *ctx;	   /* passed to cb */
+	uint32_t heap_idx; /* 1 + position in the heap, 0 when not armed */
 };
 
 /* CLOCK_MONOTONIC now, ns. */
@@ -106,10 +106,10 @@ void sched_resume(struct sched *s);
  * at most burst tokens, so a late wakeup loses only the part above burst.
  */
 struct sched_tb {
-	uint64_t rate;		/* tokens per second; 0 = unlimited */
-	uint64_t burst;		/* bucket depth, tokens (>= 1) */
-	uint64_t credit;	/* current credit, token-ns (tokens * 1e9) */
-	uint64_t last_ns;	/* time of the last refill */
+	uint64_t rate;	  /* tokens per second; 0 = unlimited */
+	uint64_t burst;	  /* bucket depth, tokens (>= 1) */
+	uint64_t credit;  /* current credit, token-ns (tokens * 1e9) */
+	uint64_t last_ns; /* time of the last refill */
 };
 
 /*
@@ -133,9 +133,9 @@ uint64_t sched_tb_wait_ns(const struct sched_tb *tb, uint64_t n);
 
 /* One destination's next allowed send time. */
 struct sched_dst_ent {
-	uint32_t addr;		/* destination, network order; 0 = empty */
-	uint32_t pad;		/* explicit padding */
-	uint64_t next_ns;	/* earliest time of the next probe to addr */
+	uint32_t addr;	  /* destination, network order; 0 = empty */
+	uint32_t pad;	  /* explicit padding */
+	uint64_t next_ns; /* earliest time of the next probe to addr */
 };
 
 /*
@@ -145,10 +145,10 @@ struct sched_dst_ent {
  * destinations active within one gap.
  */
 struct sched_dstlim {
-	uint64_t gap_ns;		/* minimum spacing per destination; 0 = off */
-	struct sched_dst_ent *ent;	/* table, cap entries */
-	uint32_t cap;			/* power of two */
-	uint32_t used;			/* non-empty entries (live or expired) */
+	uint64_t gap_ns;	   /* minimum spacing per destination; 0 = off */
+	struct sched_dst_ent *ent; /* table, cap entries */
+	uint32_t cap;		   /* power of two */
+	uint32_t used;		   /* non-empty entries (live or expired) */
 };
 
 /* Set up a limiter; gap_ns 0 disables it (then it never allocates). 0/-errno. */
@@ -173,14 +173,14 @@ uint64_t sched_dstlim_check(struct sched_dstlim *dl, uint32_t addr, uint64_t now
  * reused in FIFO order, maximising the time before an index is reused.
  */
 struct sched_slots {
-	uint32_t nslots;	/* number of slots, power of two */
-	uint32_t idx_bits;	/* log2(nslots) */
-	size_t entsize;		/* bytes per entry */
-	uint8_t *ents;		/* nslots entries of entsize bytes, zeroed at alloc */
-	uint32_t *meta;		/* per index: generation << 1 | in-use bit */
-	uint32_t *fifo;		/* free indices, ring of nslots */
-	uint32_t head;		/* next free index to hand out (fifo position) */
-	uint32_t nfree;		/* free indices in the fifo */
+	uint32_t nslots;   /* number of slots, power of two */
+	uint32_t idx_bits; /* log2(nslots) */
+	size_t entsize;	   /* bytes per entry */
+	uint8_t *ents;	   /* nslots entries of entsize bytes, zeroed at alloc */
+	uint32_t *meta;	   /* per index: generation << 1 | in-use bit */
+	uint32_t *fifo;	   /* free indices, ring of nslots */
+	uint32_t head;	   /* next free index to hand out (fifo position) */
+	uint32_t nfree;	   /* free indices in the fifo */
 };
 
 /* Largest table: 2^24 slots (the generation keeps at least 8 bits). */

@@ -17,9 +17,9 @@
 
 /* A list of destinations, network order, in file order. */
 struct targets {
-	uint32_t *addr;		/* the addresses */
-	size_t n;		/* how many */
-	size_t cap;		/* allocated entries */
+	uint32_t *addr; /* the addresses */
+	size_t n;	/* how many */
+	size_t cap;	/* allocated entries */
 };
 
 /*

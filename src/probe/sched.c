@@ -26,20 +26,20 @@ struct sched_reg {
 	int fd;			/* watched fd, -1 once removed */
 	sched_fd_cb cb;		/* event callback */
 	void *ctx;		/* its argument */
-	struct sched_reg *next;	/* all registrations (live and dead) */
+	struct sched_reg *next; /* all registrations (live and dead) */
 };
 
 struct sched {
-	int epfd;			/* epoll instance */
-	int tfd;			/* timerfd for the earliest timer */
-	uint64_t tfd_armed;		/* deadline the timerfd holds, 0 = none */
-	struct sched_timer **heap;	/* min-heap on when_ns */
-	size_t nheap;			/* armed timers */
-	size_t capheap;			/* heap capacity */
-	struct sched_reg *regs;		/* registrations */
-	int ndead;			/* dead registrations awaiting free */
-	int stop;			/* sched_stop() was called */
-	struct sched_reg tfd_reg;	/* the timerfd's own registration */
+	int epfd;		   /* epoll instance */
+	int tfd;		   /* timerfd for the earliest timer */
+	uint64_t tfd_armed;	   /* deadline the timerfd holds, 0 = none */
+	struct sched_timer **heap; /* min-heap on when_ns */
+	size_t nheap;		   /* armed timers */
+	size_t capheap;		   /* heap capacity */
+	struct sched_reg *regs;	   /* registrations */
+	int ndead;		   /* dead registrations awaiting free */
+	int stop;		   /* sched_stop() was called */
+	struct sched_reg tfd_reg;  /* the timerfd's own registration */
 };
 
 uint64_t sched_now_ns(void)
@@ -52,7 +52,7 @@ uint64_t sched_now_ns(void)
 
 struct sched *sched_new(void)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = {.events = EPOLLIN};
 	struct sched *s;
 	int err;
 
@@ -116,7 +116,7 @@ static struct sched_reg *reg_find(struct sched *s, int fd)
 
 int sched_add_fd(struct sched *s, int fd, uint32_t events, sched_fd_cb cb, void *ctx)
 {
-	struct epoll_event ev = { .events = events };
+	struct epoll_event ev = {.events = events};
 	struct sched_reg *r;
 
 	if (fd < 0 || !cb)
@@ -144,7 +144,7 @@ int sched_add_fd(struct sched *s, int fd, uint32_t events, sched_fd_cb cb, void 
 int sched_mod_fd(struct sched *s, int fd, uint32_t events)
 {
 	struct sched_reg *r = reg_find(s, fd);
-	struct epoll_event ev = { .events = events };
+	struct epoll_event ev = {.events = events};
 
 	if (!r)
 		return -ENOENT;
@@ -320,7 +320,7 @@ static int run_timers(struct sched *s)
 static void tfd_update(struct sched *s)
 {
 	uint64_t want = s->nheap ? s->heap[0]->when_ns : 0;
-	struct itimerspec its = { 0 };
+	struct itimerspec its = {0};
 
 	if (want == s->tfd_armed)
 		return;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "rtrace/sched.h"
 
@@ -30,8 +31,16 @@ int sched_slots_init(struct sched_slots *st, uint32_t n, size_t entsize)
 		sched_slots_free(st);
 		return -ENOMEM;
 	}
-	for (i = 0; i < st->nslots; i++)
+	/*
+	 * Random first generations: probe IP IDs (high bits of the id) look
+	 * random, and replies to a previous run's probes do not match.
+	 */
+	if (getrandom(st->meta, st->nslots * sizeof(*st->meta), 0) < 0)
+		memset(st->meta, 0, st->nslots * sizeof(*st->meta));
+	for (i = 0; i < st->nslots; i++) {
+		st->meta[i] = (st->meta[i] & ((1u << (32 - bits)) - 1)) << 1;
 		st->fifo[i] = i;
+	}
 	st->head = 0;
 	st->nfree = st->nslots;
 	return 0;

@@ -1,0 +1,895 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * engine.c - the probe engine (see include/rtrace/probe.h): TX pump with
+ * global and per-destination pacing, RX dispatch with O(1) slot matching,
+ * probe timeouts, measurement lifecycle, next-hop and template caches.
+ *
+ * Hot paths (pump, on_record, probe timeouts) neither allocate nor log.
+ * The pump writes at most PUMP_MAX probes per call and then yields to the
+ * loop so that the ring buffer is drained while a large sweep is sent.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+
+#include <linux/rtnetlink.h>
+
+#include "rtrace/log.h"
+#include "rtrace/netinfo.h"
+#include "rtrace/rx.h"
+#include "rtrace/txring.h"
+#include "internal.h"
+
+#define PUMP_MAX 2048	  /* probes per pump call before yielding */
+#define KICK_EVERY 256	  /* frames per send() */
+#define RETRY_NS 20000ull /* ring or device queue full: try again after */
+#define L2_CACHE 4096u	  /* destinations with a cached next hop (power of 2) */
+#define NH_CACHE 32	  /* next hops with a cached MAC */
+#define DEF_SLOTS 65536u
+
+struct l2_ent {
+	uint32_t dst; /* destination (0: empty) */
+	uint8_t nh;   /* index into nh[] */
+};
+
+struct nh_ent {
+	uint32_t addr;	/* next hop */
+	uint8_t mac[6]; /* its MAC */
+};
+
+struct probe_engine {
+	struct sched *s;	    /* event loop */
+	int own_sched;		    /* we made s */
+	int stop;		    /* probe_engine_stop() */
+	struct txring *tx;	    /* transmit ring */
+	struct rx *rx;		    /* receive path */
+	struct netinfo_if ifc;	    /* probing interface */
+	uint32_t src;		    /* our address */
+	uint16_t icmp_id;	    /* instance id */
+	uint16_t udp_sport;	    /* instance UDP port */
+	uint32_t secret;	    /* mixes cookie.aux */
+	int accept_spoofed;	    /* listen allowed */
+	struct sched_tb tb;	    /* global pacing */
+	struct sched_dstlim dl;	    /* per-destination pacing */
+	struct sched_slots slots;   /* probes in flight */
+	struct sched_timer pump_tm; /* runs pump() */
+	struct sched_timer reap_tm; /* runs reap() */
+	struct meas *rhead, *rtail; /* ready queue */
+	struct meas *dhead, *dtail; /* finished, done callback pending */
+	struct meas *all;	    /* every allocated measurement */
+	struct meas *listeners;	    /* listen measurements */
+	struct tmpl_ent *tmpls;	    /* template cache */
+	struct l2_ent l2[L2_CACHE]; /* destination -> next hop */
+	unsigned int nl2;	    /* used entries of l2 */
+	struct nh_ent nh[NH_CACHE]; /* next hop -> MAC */
+	unsigned int nnh;	    /* used entries of nh */
+	uint64_t next_id;	    /* measurement ids */
+	unsigned int active;	    /* measurements not finished */
+	int slot_wait;		    /* pump stalled on slots */
+	struct probe_stats st;	    /* counters */
+};
+
+static void pump_soon(struct probe_engine *e);
+
+struct sched *engine_sched(struct probe_engine *e)
+{
+	return e->s;
+}
+
+int engine_accepts_spoofed(const struct probe_engine *e)
+{
+	return e->accept_spoofed;
+}
+
+struct timeval engine_walltime(uint64_t mono_ns)
+{
+	struct timespec r, m;
+	int64_t off;
+	uint64_t ns;
+	struct timeval tv;
+
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	off = ((int64_t)r.tv_sec - m.tv_sec) * 1000000000ll + (r.tv_nsec - m.tv_nsec);
+	ns = mono_ns + off;
+	tv.tv_sec = ns / 1000000000ull;
+	tv.tv_usec = (ns % 1000000000ull) / 1000;
+	return tv;
+}
+
+/* ---- next hop ---- */
+
+static int nh_mac(struct probe_engine *e, uint32_t nh, uint8_t mac[6])
+{
+	unsigned int i;
+	int err;
+
+	for (i = 0; i < e->nnh; i++)
+		if (e->nh[i].addr == nh) {
+			memcpy(mac, e->nh[i].mac, 6);
+			return i;
+		}
+	if (e->ifc.flags & IFF_NOARP || e->ifc.arptype != 1 /* ARPHRD_ETHER */) {
+		memset(mac, 0, 6);
+	} else {
+		err = netinfo_neigh_resolve(e->ifc.ifindex, nh, 1000, mac);
+		if (err)
+			return err;
+	}
+	if (e->nnh == NH_CACHE)
+		e->nnh = 0, e->nl2 = 0, memset(e->l2, 0, sizeof(e->l2));
+	e->nh[e->nnh].addr = nh;
+	memcpy(e->nh[e->nnh].mac, mac, 6);
+	return e->nnh++;
+}
+
+/* MAC of the next hop towards dst through our interface (cached). */
+static int dst_mac(struct probe_engine *e, uint32_t dst, uint8_t mac[6])
+{
+	uint32_t h = (dst * 0x9e3779b1u) >> 20, j;
+	struct netinfo_route r;
+	int err, idx;
+
+	for (j = h & (L2_CACHE - 1); e->l2[j].dst; j = (j + 1) & (L2_CACHE - 1))
+		if (e->l2[j].dst == dst) {
+			memcpy(mac, e->nh[e->l2[j].nh].mac, 6);
+			return 0;
+		}
+	err = netinfo_route_get(dst, e->ifc.ifindex, &r);
+	if (err)
+		return err;
+	if (r.type == RTN_LOCAL)
+		return -EADDRNOTAVAIL;
+	if (r.type != RTN_UNICAST)
+		return -ENETUNREACH;
+	idx = nh_mac(e, r.nexthop, mac);
+	if (idx < 0)
+		return idx;
+	if (2 * (e->nl2 + 1) > L2_CACHE) {
+		memset(e->l2, 0, sizeof(e->l2));
+		e->nl2 = 0;
+	}
+	for (j = h & (L2_CACHE - 1); e->l2[j].dst; j = (j + 1) & (L2_CACHE - 1))
+		;
+	e->l2[j].dst = dst;
+	e->l2[j].nh = idx;
+	e->nl2++;
+	return 0;
+}
+
+int engine_spec(struct probe_engine *e, uint32_t dst, struct codec_probe_spec *s)
+{
+	int err = dst_mac(e, dst, s->dst_mac);
+
+	if (err)
+		return err;
+	memcpy(s->src_mac, e->ifc.mac, 6);
+	if (!s->saddr)
+		s->saddr = e->src;
+	s->daddr = dst;
+	s->spoofer = e->src;
+	if (!s->icmp_id)
+		s->icmp_id = e->icmp_id;
+	if (s->proto == CODEC_PROTO_UDP && !s->sport) {
+		s->sport = e->udp_sport;
+		s->dport = CODEC_UDP_DPORT;
+	}
+	return 0;
+}
+
+/* ---- templates ---- */
+
+static struct tmpl_ent *tmpl_get(struct probe_engine *e, const struct codec_probe_spec *s, int *err)
+{
+	struct codec_probe_spec key = *s;
+	struct tmpl_ent *t;
+
+	key.daddr = 0;
+	key.ttl = 0;
+	key.ip_id = 0;
+	key.icmp_seq = 0;
+	key.req = 0;
+	key.aux = 0;
+	for (t = e->tmpls; t; t = t->next)
+		if (!memcmp(&t->key, &key, sizeof(key))) {
+			t->refs++;
+			return t;
+		}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	*err = codec_tmpl_init(&t->t, s);
+	if (*err) {
+		free(t);
+		return NULL;
+	}
+	t->key = key;
+	t->refs = 1;
+	t->next = e->tmpls;
+	e->tmpls = t;
+	return t;
+}
+
+static void tmpl_put(struct probe_engine *e, struct tmpl_ent *t)
+{
+	struct tmpl_ent **pp;
+
+	if (!t || --t->refs)
+		return;
+	for (pp = &e->tmpls; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	free(t);
+}
+
+/* ---- measurements ---- */
+
+struct meas *meas_new(struct probe_engine *e, enum probe_kind kind, const struct meas_ops *ops,
+		      const struct probe_cbs *cbs, const struct codec_probe_spec *spec, int *err)
+{
+	struct meas *m = calloc(1, sizeof(*m));
+
+	if (!m) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	m->e = e;
+	m->ops = ops;
+	if (cbs)
+		m->cbs = *cbs;
+	m->res.kind = kind;
+	sched_timer_init(&m->wake, NULL, m);
+	sched_timer_init(&m->lim, NULL, m);
+	if (spec) {
+		m->tmpl = tmpl_get(e, spec, err);
+		if (!m->tmpl) {
+			free(m);
+			return NULL;
+		}
+		m->dst = spec->daddr;
+		m->proto = spec->proto;
+	}
+	return m;
+}
+
+void meas_free(struct probe_engine *e, struct meas *m)
+{
+	if (m->prev)
+		m->prev->next = m->next;
+	else if (e->all == m)
+		e->all = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	if (m->ops->destroy)
+		m->ops->destroy(m);
+	tmpl_put(e, m->tmpl);
+	free(m);
+}
+
+static void lim_cb(struct sched *s, struct sched_timer *t, void *ctx)
+{
+	struct meas *m = ctx;
+
+	(void)s;
+	(void)t;
+	if (!m->done)
+		meas_ready(m->e, m);
+}
+
+int64_t meas_start(struct probe_engine *e, struct meas *m, int ready)
+{
+	m->id = ++e->next_id;
+	m->res.id = m->id;
+	m->lim.cb = lim_cb;
+	m->next = e->all;
+	if (e->all)
+		e->all->prev = m;
+	e->all = m;
+	e->active++;
+	e->st.submitted++;
+	if (ready)
+		meas_ready(e, m);
+	return (int64_t)m->id;
+}
+
+void meas_ready(struct probe_engine *e, struct meas *m)
+{
+	if (m->queued || m->done)
+		return;
+	m->queued = 1;
+	m->rnext = NULL;
+	if (e->rtail)
+		e->rtail->rnext = m;
+	else
+		e->rhead = m;
+	e->rtail = m;
+	pump_soon(e);
+}
+
+/* Remove the head of the ready queue. */
+static void ready_pop(struct probe_engine *e)
+{
+	struct meas *m = e->rhead;
+
+	e->rhead = m->rnext;
+	if (!e->rhead)
+		e->rtail = NULL;
+	m->rnext = NULL;
+	m->queued = 0;
+}
+
+/* Remove m from anywhere in the ready queue (finish/cancel: not hot). */
+static void ready_remove(struct probe_engine *e, struct meas *m)
+{
+	struct meas *p = NULL, *c;
+
+	if (!m->queued)
+		return;
+	for (c = e->rhead; c && c != m; p = c, c = c->rnext)
+		;
+	if (!c)
+		return;
+	if (p)
+		p->rnext = m->rnext;
+	else
+		e->rhead = m->rnext;
+	if (e->rtail == m)
+		e->rtail = p;
+	m->rnext = NULL;
+	m->queued = 0;
+}
+
+void meas_finish(struct probe_engine *e, struct meas *m)
+{
+	if (m->done)
+		return;
+	m->done = 1;
+	ready_remove(e, m);
+	sched_timer_cancel(e->s, &m->wake);
+	sched_timer_cancel(e->s, &m->lim);
+	if (m->ops->abort)
+		m->ops->abort(e, m);
+	m->rnext = NULL;
+	if (e->dtail)
+		e->dtail->rnext = m;
+	else
+		e->dhead = m;
+	e->dtail = m;
+	sched_timer_arm(e->s, &e->reap_tm, 0);
+}
+
+static void reap_cb(struct sched *s, struct sched_timer *t, void *ctx)
+{
+	struct probe_engine *e = ctx;
+	struct meas *m;
+
+	(void)s;
+	(void)t;
+	while ((m = e->dhead)) {
+		e->dhead = m->rnext;
+		if (!e->dhead)
+			e->dtail = NULL;
+		m->rnext = NULL;
+		if (m->ops->result)
+			m->ops->result(e, m);
+		m->reaped = 1;
+		e->active--;
+		e->st.completed++;
+		if (m->cbs.done)
+			m->cbs.done(e, &m->res, m->cbs.ctx);
+		if (!m->inflight)
+			meas_free(e, m);
+	}
+}
+
+/* ---- slots ---- */
+
+static void slot_put(struct probe_engine *e, struct pslot *ps)
+{
+	struct meas *m = ps->m;
+
+	sched_slots_release(&e->slots, ps->id);
+	if (e->slot_wait) {
+		e->slot_wait = 0;
+		pump_soon(e);
+	}
+	if (m->reaped && !m->inflight)
+		meas_free(e, m);
+}
+
+void meas_slot_abort(struct probe_engine *e, struct meas *m, uint32_t slot)
+{
+	struct pslot *ps = sched_slots_lookup(&e->slots, slot);
+
+	if (!ps || ps->m != m)
+		return;
+	sched_timer_cancel(e->s, &ps->timer);
+	m->inflight--;
+	sched_slots_release(&e->slots, slot);
+	if (e->slot_wait) {
+		e->slot_wait = 0;
+		pump_soon(e);
+	}
+}
+
+static void timeout_cb(struct sched *s, struct sched_timer *t, void *ctx)
+{
+	struct pslot *ps = (struct pslot *)t; /* timer is the first member */
+	struct probe_engine *e = ctx;
+	struct meas *m = ps->m;
+
+	(void)s;
+	e->st.timeouts++;
+	m->inflight--;
+	if (!m->done)
+		m->ops->timeout(e, m, ps);
+	slot_put(e, ps);
+}
+
+/* ---- TX ---- */
+
+static void pump_cb(struct sched *s, struct sched_timer *t, void *ctx);
+
+static void pump_soon(struct probe_engine *e)
+{
+	if (!sched_timer_armed(&e->pump_tm) || e->pump_tm.when_ns > 0)
+		sched_timer_arm(e->s, &e->pump_tm, 0);
+}
+
+static inline uint32_t aux_of(const struct probe_engine *e, uint32_t id)
+{
+	return (id * 0x9e3779b1u) ^ e->secret;
+}
+
+/* Write m's next probe into frame; 0, or -EAGAIN when m has nothing to send. */
+static int emit(struct probe_engine *e, struct meas *m, void *frame, struct pslot *ps)
+{
+	struct codec_patch p = {0};
+	int len;
+
+	if (m->ops->next(e, m, ps))
+		return -EAGAIN;
+	p.daddr = m->dst;
+	p.ttl = ps->ttl;
+	if (m->spoofed) {
+		p.icmp_seq = ps->seq;
+		p.ip_id = (uint16_t)(e->secret + ps->seq);
+		p.req = m->ping.spoof_req;
+		p.aux = ps->seq;
+	} else {
+		codec_patch_set_slot(&p, m->proto, ps->id);
+		p.aux = aux_of(e, ps->id);
+	}
+	len = codec_tmpl_write(&m->tmpl->t, frame, &p);
+	txring_commit(e->tx, len);
+	ps->tx_ns = sched_now_ns();
+	ps->ip_id = p.ip_id;
+	ps->aux = p.aux;
+	ps->dst = m->dst;
+	ps->proto = m->proto;
+	e->st.probes++;
+	return 0;
+}
+
+static void pump(struct probe_engine *e)
+{
+	uint64_t now = sched_now_ns(), avail = sched_tb_avail(&e->tb, now), wait;
+	unsigned int n = 0, since_kick = 0;
+	struct pslot spoof_ps;
+
+	while (avail && e->rhead && n < PUMP_MAX) {
+		struct meas *m = e->rhead;
+		struct pslot *ps;
+		uint32_t id = 0;
+		size_t cap;
+		void *frame;
+
+		if (!m->spoofed && !e->slots.nfree) {
+			e->st.slots_full++;
+			e->slot_wait = 1;
+			break;
+		}
+		wait = sched_dstlim_check(&e->dl, m->dst, now);
+		if (wait) {
+			ready_pop(e);
+			sched_timer_arm(e->s, &m->lim, now + wait);
+			continue;
+		}
+		frame = txring_frame(e->tx, &cap);
+		if (!frame) {
+			txring_kick(e->tx);
+			since_kick = 0;
+			frame = txring_frame(e->tx, &cap);
+		}
+		if (!frame || cap < m->tmpl->t.len) {
+			e->st.ring_full++;
+			sched_timer_arm(e->s, &e->pump_tm, now + RETRY_NS);
+			break;
+		}
+		if (m->spoofed) {
+			ps = &spoof_ps;
+			memset(ps, 0, sizeof(*ps));
+		} else {
+			ps = sched_slots_alloc(&e->slots, &id);
+			ps->id = id;
+			ps->m = m;
+		}
+		if (emit(e, m, frame, ps)) {
+			if (!m->spoofed)
+				sched_slots_release(&e->slots, id);
+			ready_pop(e);
+			continue;
+		}
+		if (!m->spoofed) {
+			sched_timer_init(&ps->timer, timeout_cb, e);
+			sched_timer_arm(e->s, &ps->timer, ps->tx_ns + m->wait_ms * 1000000ull);
+			m->inflight++;
+		}
+		if (m->ops->sent)
+			m->ops->sent(e, m, ps);
+		sched_tb_take(&e->tb, 1);
+		avail--;
+		n++;
+		/* round robin: the measurement goes to the back of the queue */
+		if (m->queued && e->rhead == m && m->rnext) {
+			ready_pop(e);
+			m->queued = 1;
+			e->rtail->rnext = m;
+			e->rtail = m;
+		}
+		if (++since_kick == KICK_EVERY) {
+			txring_kick(e->tx);
+			since_kick = 0;
+		}
+	}
+	if (since_kick) {
+		int err = txring_kick(e->tx);
+
+		if (err && err != -EAGAIN && err != -ENOBUFS)
+			e->st.tx_errors++;
+	}
+	if (!e->rhead || e->slot_wait || sched_timer_armed(&e->pump_tm))
+		return;
+	if (n >= PUMP_MAX)
+		sched_timer_arm(e->s, &e->pump_tm, 0);
+	else
+		sched_timer_arm(e->s, &e->pump_tm, now + sched_tb_wait_ns(&e->tb, 1));
+}
+
+static void pump_cb(struct sched *s, struct sched_timer *t, void *ctx)
+{
+	(void)s;
+	(void)t;
+	pump(ctx);
+}
+
+/* ---- RX ---- */
+
+void reply_from_record(struct probe_ping_reply *p, const struct rtrace_reply *r)
+{
+	p->from = r->saddr;
+	p->reply_ipid = r->ip_id;
+	p->reply_size = r->tot_len;
+	p->reply_ttl = r->ttl;
+	p->reply_tos = r->tos;
+	p->icmp_type = r->icmp_type;
+	p->icmp_code = r->icmp_code;
+	p->flags = r->flags;
+	p->rx_ns = r->rx_ns;
+	if (r->flags & RTRACE_F_RR)
+		p->rr = r->rr;
+	if (r->flags & RTRACE_F_TS)
+		p->ts = r->ts;
+}
+
+/* UDP errors quoting 8 bytes give the low 16 bits of the slot only. */
+static struct pslot *lookup_partial(struct probe_engine *e, uint32_t low16,
+				    const struct rtrace_reply *r)
+{
+	struct pslot *ps;
+	uint32_t idx = low16 & (e->slots.nslots - 1);
+
+	if (e->slots.idx_bits > 16 || !(e->slots.meta[idx] & 1))
+		return NULL;
+	ps = (struct pslot *)(e->slots.ents + (size_t)idx * e->slots.entsize);
+	if (ps->proto != CODEC_PROTO_UDP || !(r->flags & RTRACE_F_QUOTE) || r->q.daddr != ps->dst ||
+	    r->q.ip_id != ps->ip_id)
+		return NULL;
+	return ps;
+}
+
+static void on_record(void *ctx, const struct rtrace_reply *r)
+{
+	struct probe_engine *e = ctx;
+	struct pslot *ps;
+	struct meas *m;
+	uint32_t id;
+	int rc;
+
+	e->st.replies++;
+	if (r->flags & RTRACE_F_SPOOFED) {
+		if (listen_deliver(e, e->listeners, r))
+			e->st.spoofed++;
+		else
+			e->st.unmatched++;
+		return;
+	}
+	rc = codec_reply_slot(r, &id);
+	if (rc < 0) {
+		e->st.unmatched++;
+		return;
+	}
+	ps = rc == 0 ? sched_slots_lookup(&e->slots, id) : lookup_partial(e, id, r);
+	if (!ps) {
+		e->st.stale++;
+		return;
+	}
+	if (((r->flags & RTRACE_F_COOKIE) && r->cookie.aux != ps->aux) ||
+	    ((r->flags & RTRACE_F_QUOTE) && r->q.daddr != ps->dst)) {
+		e->st.unmatched++;
+		return;
+	}
+	e->st.matched++;
+	sched_timer_cancel(e->s, &ps->timer);
+	m = ps->m;
+	m->inflight--;
+	if (!m->done)
+		m->ops->reply(e, m, ps, r);
+	slot_put(e, ps);
+}
+
+static void rx_ready(struct sched *s, int fd, uint32_t events, void *ctx)
+{
+	struct probe_engine *e = ctx;
+
+	(void)s;
+	(void)fd;
+	(void)events;
+	rx_consume(e->rx);
+}
+
+/* ---- listeners ---- */
+
+void engine_listener_add(struct probe_engine *e, struct meas *m)
+{
+	m->listen.lnext = e->listeners;
+	e->listeners = m;
+}
+
+void engine_listener_del(struct probe_engine *e, struct meas *m)
+{
+	struct meas **pp;
+
+	for (pp = &e->listeners; *pp; pp = &(*pp)->listen.lnext)
+		if (*pp == m) {
+			*pp = m->listen.lnext;
+			return;
+		}
+}
+
+/* ---- engine ---- */
+
+static int engine_io(struct probe_engine *e, const struct probe_engine_opts *o)
+{
+	struct txring_opts to = {.backend = o->tx_backend, .frame_count = o->tx_frames};
+	struct rtrace_match match = {0};
+	struct rx_opts ro = {0};
+	int err;
+
+	e->tx = txring_open(e->ifc.name, &to);
+	if (!e->tx)
+		return -errno;
+	match.addr = e->src;
+	match.icmp_id = e->icmp_id;
+	match.udp_sport = e->udp_sport;
+	match.accept_spoofed = !!o->accept_spoofed;
+	ro.match = &match;
+	ro.mode = o->rx_mode;
+	ro.cb = on_record;
+	ro.ctx = e;
+	e->rx = rx_open(e->ifc.ifindex, &ro);
+	if (!e->rx)
+		return -errno;
+	err = sched_add_fd(e->s, rx_fd(e->rx), EPOLLIN, rx_ready, e);
+	if (err)
+		rt_err("probe: %s: cannot watch the receive path: %s", e->ifc.name, strerror(-err));
+	return err;
+}
+
+struct probe_engine *probe_engine_new(const struct probe_engine_opts *o)
+{
+	struct probe_engine *e;
+	uint32_t rnd[2] = {0};
+	int err;
+
+	if (!o || !o->ifname || !*o->ifname) {
+		errno = EINVAL;
+		return NULL;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = netinfo_if_by_name(o->ifname, &e->ifc);
+	if (err) {
+		rt_err("probe: %s: no such interface", o->ifname);
+		goto out;
+	}
+	e->src = o->src;
+	if (!e->src) {
+		err = netinfo_if_addr(e->ifc.ifindex, &e->src);
+		if (err) {
+			rt_err("probe: %s: interface has no IPv4 address", o->ifname);
+			goto out;
+		}
+	}
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd[0] = (uint32_t)sched_now_ns(), rnd[1] = rnd[0] * 2654435761u;
+	e->icmp_id = o->icmp_id ? o->icmp_id : (uint16_t)(rnd[0] | 1);
+	if (e->icmp_id == RTRACE_SPOOF_ICMP_ID)
+		e->icmp_id ^= 0x100;
+	e->udp_sport = o->udp_sport ? o->udp_sport : 40000 + (rnd[0] >> 16) % 20000;
+	e->secret = rnd[1];
+	e->accept_spoofed = !!o->accept_spoofed;
+	if (o->sched) {
+		e->s = o->sched;
+	} else {
+		e->s = sched_new();
+		if (!e->s) {
+			err = -errno;
+			goto out;
+		}
+		e->own_sched = 1;
+	}
+	sched_timer_init(&e->pump_tm, pump_cb, e);
+	sched_timer_init(&e->reap_tm, reap_cb, e);
+	err = sched_slots_init(&e->slots, o->slots ? o->slots : DEF_SLOTS, sizeof(struct pslot));
+	if (!err)
+		err = sched_timer_reserve(e->s, e->slots.nslots + 1024);
+	if (!err)
+		err = sched_dstlim_init(&e->dl, o->dst_pps ? 1000000000ull / o->dst_pps : 0);
+	if (err) {
+		rt_err("probe: out of memory for %u probe slots", o->slots ? o->slots : DEF_SLOTS);
+		goto out;
+	}
+	sched_tb_init(&e->tb, o->pps, 0, sched_now_ns());
+	err = engine_io(e, o);
+	if (err)
+		goto out;
+	e->st.rx_mode = rx_mode_name(rx_mode_used(e->rx));
+	e->st.tx_mode = txring_backend_used(e->tx) == TXRING_RING ? "ring" : "sendmmsg";
+	rt_info("probe: %s src %u.%u.%u.%u icmp id %u udp port %u, tx %s, rx %s, %u slots",
+		e->ifc.name, ((uint8_t *)&e->src)[0], ((uint8_t *)&e->src)[1],
+		((uint8_t *)&e->src)[2], ((uint8_t *)&e->src)[3], e->icmp_id, e->udp_sport,
+		e->st.tx_mode, e->st.rx_mode, e->slots.nslots);
+	return e;
+out:
+	probe_engine_free(e);
+	errno = -err;
+	return NULL;
+}
+
+void probe_engine_free(struct probe_engine *e)
+{
+	struct meas *m, *n;
+
+	if (!e)
+		return;
+	for (m = e->all; m; m = n) {
+		n = m->next;
+		if (m->ops->destroy)
+			m->ops->destroy(m);
+		tmpl_put(e, m->tmpl);
+		free(m);
+	}
+	if (e->s) {
+		sched_timer_cancel(e->s, &e->pump_tm);
+		sched_timer_cancel(e->s, &e->reap_tm);
+		if (e->rx)
+			sched_del_fd(e->s, rx_fd(e->rx));
+	}
+	/* slot timers live in the slot table: take them off the heap */
+	if (e->slots.ents) {
+		uint32_t i;
+
+		for (i = 0; i < e->slots.nslots; i++) {
+			struct pslot *ps =
+				(struct pslot *)(e->slots.ents + (size_t)i * e->slots.entsize);
+
+			if (e->s && sched_timer_armed(&ps->timer))
+				sched_timer_cancel(e->s, &ps->timer);
+		}
+	}
+	rx_close(e->rx);
+	if (e->tx)
+		txring_flush(e->tx, 100);
+	txring_close(e->tx);
+	sched_slots_free(&e->slots);
+	sched_dstlim_free(&e->dl);
+	if (e->own_sched)
+		sched_free(e->s);
+	free(e);
+}
+
+struct sched *probe_engine_sched(struct probe_engine *e)
+{
+	return e->s;
+}
+
+uint32_t probe_engine_src(const struct probe_engine *e)
+{
+	return e->src;
+}
+
+uint16_t probe_engine_icmp_id(const struct probe_engine *e)
+{
+	return e->icmp_id;
+}
+
+unsigned int probe_engine_active(const struct probe_engine *e)
+{
+	return e->active;
+}
+
+int probe_cancel(struct probe_engine *e, uint64_t id)
+{
+	struct meas *m;
+
+	for (m = e->all; m; m = m->next)
+		if (m->id == id && !m->done)
+			break;
+	if (!m)
+		return -ENOENT;
+	if (m->res.kind == PROBE_TRACE)
+		m->res.trace.stop_reason = PROBE_STOP_HALTED;
+	else
+		m->res.error = -ECANCELED;
+	meas_finish(e, m);
+	return 0;
+}
+
+int probe_engine_run_once(struct probe_engine *e, int timeout_ms)
+{
+	return sched_run_once(e->s, timeout_ms);
+}
+
+int probe_engine_run(struct probe_engine *e)
+{
+	e->stop = 0;
+	sched_resume(e->s);
+	while (!e->stop && (e->active || e->dhead)) {
+		int err = sched_run_once(e->s, -1);
+
+		if (err < 0)
+			return err;
+		if (sched_stopped(e->s))
+			break;
+	}
+	return 0;
+}
+
+void probe_engine_stop(struct probe_engine *e)
+{
+	e->stop = 1;
+	sched_stop(e->s);
+}
+
+void probe_engine_stats(struct probe_engine *e, struct probe_stats *st)
+{
+	struct rx_stats rs;
+
+	*st = e->st;
+	st->active = e->active;
+	if (e->rx && rx_stats(e->rx, &rs) == 0) {
+		st->rx_ringfull = rs.ringfull;
+		st->rx_malformed = rs.malformed;
+	}
+}

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * internal.h - what the probe engine (engine.c) and its measurement state
+ * machines (ping.c, trace.c, listen.c) share. Not a public header.
+ *
+ * A measurement (struct meas) is driven through struct meas_ops: the pump
+ * asks next() for a probe whenever the measurement sits in the ready queue and
+ * a token, a TX frame and a probe slot are available; matched replies and
+ * timeouts come back through reply() and timeout() with the probe's slot
+ * (struct pslot). A measurement ends with meas_finish(); its done callback
+ * runs later from the reap timer (never from inside the pump or the RX
+ * callback), and its memory is freed once no probe of it is in flight.
+ */
+#ifndef RTRACE_PROBE_INTERNAL_H
+#define RTRACE_PROBE_INTERNAL_H
+
+#include <stdint.h>
+
+#include "rtrace/codec.h"
+#include "rtrace/probe.h"
+#include "rtrace/sched.h"
+
+struct meas;
+
+/* One probe in flight: an entry of the slot table. */
+struct pslot {
+	struct sched_timer timer; /* probe timeout */
+	struct meas *m;		  /* owning measurement */
+	uint64_t tx_ns;		  /* written to the ring, CLOCK_MONOTONIC */
+	uint32_t id;		  /* slot id (index + generation) */
+	uint32_t aux;		  /* cookie.aux the probe carried */
+	uint32_t dst;		  /* probe destination, network order */
+	uint16_t ip_id;		  /* probe IP ID */
+	uint16_t seq;		  /* ping: probe number */
+	uint8_t ttl;		  /* probe TTL */
+	uint8_t attempt;	  /* trace: attempt, 1-based */
+	uint8_t proto;		  /* enum codec_proto */
+	uint8_t pad;		  /* explicit padding */
+};
+
+/* A frame template shared by the measurements whose probes differ only in
+ * the fields codec_tmpl_write() patches. */
+struct tmpl_ent {
+	struct tmpl_ent *next;	     /* engine's list */
+	unsigned int refs;	     /* measurements using it */
+	struct codec_probe_spec key; /* spec with the patched fields zeroed */
+	struct codec_tmpl t;	     /* the template */
+};
+
+struct meas_ops {
+	/*
+	 * Fill ps->seq/ttl/attempt for the next probe (ps->id is set). 0: send
+	 * it; -EAGAIN: nothing to send now (the measurement leaves the ready
+	 * queue until it calls meas_ready() again).
+	 */
+	int (*next)(struct probe_engine *e, struct meas *m, struct pslot *ps);
+	/* The probe of ps was written (tx_ns set). Optional. */
+	void (*sent)(struct probe_engine *e, struct meas *m, struct pslot *ps);
+	/* A reply matched ps (m->inflight already decremented). */
+	void (*reply)(struct probe_engine *e, struct meas *m, struct pslot *ps,
+		      const struct rtrace_reply *r);
+	/* ps timed out (m->inflight already decremented). */
+	void (*timeout)(struct probe_engine *e, struct meas *m, struct pslot *ps);
+	/* Complete m->res before the done callback (wall clock, sorting). Optional. */
+	void (*result)(struct probe_engine *e, struct meas *m);
+	/* Release probes still in flight at finish (trace). Optional. */
+	void (*abort)(struct probe_engine *e, struct meas *m);
+	/* Free the kind's allocations. Optional. */
+	void (*destroy)(struct meas *m);
+};
+
+/* ping.c's state. */
+struct ping_state {
+	uint16_t next_seq; /* probes handed out */
+	uint8_t may_send;  /* the interval has passed */
+	uint8_t pad;
+	uint32_t spoof_req; /* cookie.req of spoofed probes */
+	uint64_t start_ns;  /* first probe's tx time */
+};
+
+/* trace.c's per-TTL state. */
+struct trace_ttl {
+	uint32_t slot;	   /* slot id of the probe in flight */
+	uint8_t sent;	   /* attempts sent */
+	uint8_t inflight;  /* a probe is in flight */
+	uint8_t answered;  /* a reply came back */
+	uint8_t exhausted; /* every attempt timed out */
+};
+
+struct trace_state {
+	struct trace_ttl ttl[256]; /* by TTL */
+	uint8_t queue[256];	   /* TTLs waiting to be (re)sent, ring */
+	uint16_t qhead, qlen;	   /* queue position and length */
+	uint8_t dest_ttl;	   /* smallest TTL the destination answered */
+	uint8_t stop_ttl;	   /* smallest TTL with an unreachable/ICMP stop */
+	uint8_t stop_reason;	   /* for stop_ttl */
+	uint8_t stop_data;	   /* for stop_ttl */
+	uint32_t caphops;	   /* hops[] capacity */
+	uint64_t start_ns;	   /* first probe's tx time */
+};
+
+/* listen.c's state. */
+struct listen_state {
+	struct meas *lnext; /* engine's listener list */
+	uint64_t start_ns;  /* when it started */
+	uint32_t req;	    /* request id filter */
+	uint32_t max;	    /* finish after this many replies (0: no limit) */
+	uint8_t match_req;  /* filter on req */
+};
+
+struct meas {
+	struct probe_engine *e;	    /* owning engine */
+	uint64_t id;		    /* measurement id */
+	const struct meas_ops *ops; /* its kind */
+	struct probe_cbs cbs;	    /* user callbacks */
+	struct probe_result res;    /* result being built */
+	struct meas *prev, *next;   /* every allocated measurement */
+	struct meas *rnext;	    /* ready queue / reap list link */
+	uint8_t queued;		    /* in the ready queue */
+	uint8_t done;		    /* finished: ops are not called any more */
+	uint8_t reaped;		    /* done callback has run */
+	uint8_t spoofed;	    /* probes carry a spoofed source: no slots */
+	uint8_t proto;		    /* enum codec_proto of its probes */
+	uint32_t inflight;	    /* slots held */
+	uint32_t dst;		    /* probe destination */
+	uint32_t wait_ms;	    /* probe timeout */
+	struct tmpl_ent *tmpl;	    /* frame template */
+	struct sched_timer wake;    /* kind timer (ping interval, listen end) */
+	struct sched_timer lim;	    /* per-destination limiter wait */
+	union {
+		struct ping_state ping;
+		struct trace_state *trace; /* large: allocated */
+		struct listen_state listen;
+	};
+};
+
+/* engine.c services for the measurement kinds. */
+/* Allocate a measurement of a kind with a destination (frame template from spec). */
+struct meas *meas_new(struct probe_engine *e, enum probe_kind kind, const struct meas_ops *ops,
+		      const struct probe_cbs *cbs, const struct codec_probe_spec *spec, int *err);
+/* Free a measurement (one that meas_start() never saw, or a finished one). */
+void meas_free(struct probe_engine *e, struct meas *m);
+/* Start it: link, count, put in the ready queue if it has probes. Returns its id. */
+int64_t meas_start(struct probe_engine *e, struct meas *m, int ready);
+/* Put m in the ready queue (no-op if queued or done). */
+void meas_ready(struct probe_engine *e, struct meas *m);
+/* End m; done runs from the reap timer. Idempotent. */
+void meas_finish(struct probe_engine *e, struct meas *m);
+/* Release an in-flight slot of m without a reply (abort). */
+void meas_slot_abort(struct probe_engine *e, struct meas *m, uint32_t slot);
+/* Fill the engine-level frame fields (MACs, source, ids) of a spec for dst. 0 or -errno. */
+int engine_spec(struct probe_engine *e, uint32_t dst, struct codec_probe_spec *s);
+/* CLOCK_MONOTONIC ns -> wall clock. */
+struct timeval engine_walltime(uint64_t mono_ns);
+/* The engine's loop. */
+struct sched *engine_sched(struct probe_engine *e);
+/* Listener registry for listen.c. */
+void engine_listener_add(struct probe_engine *e, struct meas *m);
+void engine_listener_del(struct probe_engine *e, struct meas *m);
+int engine_accepts_spoofed(const struct probe_engine *e);
+/* Fill a ping reply from a record (tx fields left to the caller). */
+void reply_from_record(struct probe_ping_reply *p, const struct rtrace_reply *r);
+
+extern const struct meas_ops ping_ops, trace_ops, listen_ops;
+/* listen.c: deliver a record of a spoofed probe; returns listeners reached. */
+int listen_deliver(struct probe_engine *e, struct meas *listeners, const struct rtrace_reply *r);
+
+#endif /* RTRACE_PROBE_INTERNAL_H */
