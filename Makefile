@@ -69,6 +69,9 @@ BENCHES := $(patsubst bench/%.c,$(O)/bench/%,$(BENCH_SRCS))
 
 HDRS := $(wildcard include/rtrace/*.h bpf/*.h)
 
+# Keep the BPF objects and skeletons: tests load the objects at run time.
+.SECONDARY: $(BPF_OBJS) $(SKELS)
+
 .PHONY: all asan test test-unit test-netns fuzz bench demo deps format install clean check-deps
 all: $(CMDS) $(TESTS) $(BENCHES)
 
