@@ -117,8 +117,12 @@ size_t revtr_format_text(const struct revtr_report *r, char *buf, size_t size)
 		sb_printf(&sb, "\n");
 	}
 	sb_printf(&sb, "%s", stop_name(r->stop));
-	if (r->stop == REVTR_FAILED && r->fail_reason[0])
-		sb_printf(&sb, ": %s", r->fail_reason);
+	if (r->stop == REVTR_FAILED && r->fail_reason[0]) {
+		sb_printf(&sb, ": ");
+		for (i = 0; r->fail_reason[i]; i++)
+			sb_printf(&sb, "%c", (unsigned char)r->fail_reason[i] < 0x20 ? ' ' :
+					     r->fail_reason[i]);
+	}
 	sb_printf(&sb, "; %u probes (", r->probes.total);
 	for (i = 0; i + 1 < sizeof(probe_fields) / sizeof(probe_fields[0]); i++)
 		sb_printf(&sb, "%s%s %u", i ? ", " : "", probe_fields[i].name,

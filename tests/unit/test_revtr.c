@@ -315,7 +315,7 @@ Test(revtr, atlas_exact_and_budget_excludes_atlas)
 		if (!strcmp(M.n[i].name, "A8"))
 			a8 = i;
 	{
-		struct revtr_trace_hop h[10];
+		struct revtr_trace_hop h[16];
 		int n = m_trace(&M, VN, m_addr(&M, C), &i);
 
 		memcpy(h + 1, M.tbuf, n * sizeof(h[0]));
