@@ -46,18 +46,18 @@
 
 enum revtr_hop_type {
 	REVTR_HOP_NONE = 0,
-	REVTR_HOP_DST_REV_SEGMENT = 1,		  /* the destination itself (hop 1) */
-	REVTR_HOP_DST_SYM_REV_SEGMENT = 2,	  /* ASSUMED symmetric: penultimate
-						   * hop of a forward traceroute */
-	REVTR_HOP_TR_TO_SRC_REV_SEGMENT = 3,	  /* suffix of a traceroute toward
-						   * the client, exact address match */
+	REVTR_HOP_DST_REV_SEGMENT = 1,		     /* the destination itself (hop 1) */
+	REVTR_HOP_DST_SYM_REV_SEGMENT = 2,	     /* ASSUMED symmetric: penultimate
+						      * hop of a forward traceroute */
+	REVTR_HOP_TR_TO_SRC_REV_SEGMENT = 3,	     /* suffix of a traceroute toward
+						      * the client, exact address match */
 	REVTR_HOP_TR_TO_SRC_REV_SEGMENT_BETWEEN = 4, /* same, matched through an
 						      * alias / RR address / subnet */
-	REVTR_HOP_RR_REV_SEGMENT = 5,		  /* RR ping from the client */
-	REVTR_HOP_SPOOF_RR_REV_SEGMENT = 6,	  /* RR ping spoofed by a VP */
-	REVTR_HOP_TS_ADJ_REV_SEGMENT = 7,	  /* TS prespec adjacency, direct */
-	REVTR_HOP_SPOOF_TS_ADJ_REV_SEGMENT = 8,	  /* TS prespec adjacency, spoofed */
-	REVTR_HOP_AGENT_TR_REV_SEGMENT = 11,	  /* traceroute by an agent at the hop */
+	REVTR_HOP_RR_REV_SEGMENT = 5,		     /* RR ping from the client */
+	REVTR_HOP_SPOOF_RR_REV_SEGMENT = 6,	     /* RR ping spoofed by a VP */
+	REVTR_HOP_TS_ADJ_REV_SEGMENT = 7,	     /* TS prespec adjacency, direct */
+	REVTR_HOP_SPOOF_TS_ADJ_REV_SEGMENT = 8,	     /* TS prespec adjacency, spoofed */
+	REVTR_HOP_AGENT_TR_REV_SEGMENT = 11,	     /* traceroute by an agent at the hop */
 };
 
 /* The revtr 2.0 name of a hop type ("RR_REV_SEGMENT"), "UNKNOWN" otherwise. */
@@ -117,7 +117,7 @@ struct revtr_req {
 	uint32_t src;			/* source address the probe must carry:
 					 * the client's address, also when spoofed */
 	uint8_t ts_n;			/* TS_PRESPEC: number of prespec addresses */
-	uint32_t ts_addr[REVTR_TS_MAX];	/* TS_PRESPEC: prespec addresses, in order */
+	uint32_t ts_addr[REVTR_TS_MAX]; /* TS_PRESPEC: prespec addresses, in order */
 };
 
 /* Name of a request kind ("RR_PING"). */
@@ -126,15 +126,15 @@ const char *revtr_req_kind_name(enum revtr_req_kind k);
 /* ---- results (backend -> core) ------------------------------------------- */
 
 enum revtr_res_status {
-	REVTR_RES_OK = 0,	/* a reply / a trace came back */
-	REVTR_RES_TIMEOUT = 1,	/* no reply within the backend's timeout */
-	REVTR_RES_ERROR = 2,	/* could not run (agent down, refused, no route) */
+	REVTR_RES_OK = 0,      /* a reply / a trace came back */
+	REVTR_RES_TIMEOUT = 1, /* no reply within the backend's timeout */
+	REVTR_RES_ERROR = 2,   /* could not run (agent down, refused, no route) */
 };
 
 /* One traceroute hop. */
 struct revtr_trace_hop {
-	uint32_t addr;		/* responding address (network order), 0 = no reply */
-	uint32_t rtt_us;	/* RTT from the tracer, us; 0 if unknown */
+	uint32_t addr;	 /* responding address (network order), 0 = no reply */
+	uint32_t rtt_us; /* RTT from the tracer, us; 0 if unknown */
 };
 
 /*
@@ -142,18 +142,18 @@ struct revtr_trace_hop {
  * zero the rest. Pointers need to stay valid only during revtr_on_result().
  */
 struct revtr_result {
-	enum revtr_res_status status;	/* OK, TIMEOUT or ERROR */
-	uint32_t rtt_us;		/* pings: RTT of the reply, us; 0 unknown */
-	uint32_t probes;		/* probes the backend really sent for this
-					 * request; 0 = let the core count
-					 * (1 per ping, 1 per trace hop) */
-	uint8_t rr_count;		/* RR: filled slots (0..9) */
-	uint32_t rr[REVTR_RR_SLOTS];	/* RR: slots in order, as received */
-	uint8_t ts_count;		/* TS_PRESPEC: how many prespec entries were
-					 * stamped (they are stamped in order) */
-	uint16_t trace_n;		/* traces: number of hops in .trace */
+	enum revtr_res_status status;	     /* OK, TIMEOUT or ERROR */
+	uint32_t rtt_us;		     /* pings: RTT of the reply, us; 0 unknown */
+	uint32_t probes;		     /* probes the backend really sent for this
+					      * request; 0 = let the core count
+					      * (1 per ping, 1 per trace hop) */
+	uint8_t rr_count;		     /* RR: filled slots (0..9) */
+	uint32_t rr[REVTR_RR_SLOTS];	     /* RR: slots in order, as received */
+	uint8_t ts_count;		     /* TS_PRESPEC: how many prespec entries were
+					      * stamped (they are stamped in order) */
+	uint16_t trace_n;		     /* traces: number of hops in .trace */
 	const struct revtr_trace_hop *trace; /* traces: hop i is TTL i+1 */
-	bool trace_reached;		/* traces: the last hop is the target */
+	bool trace_reached;		     /* traces: the last hop is the target */
 };
 
 /* ---- shared knowledge ------------------------------------------------------ */
@@ -183,8 +183,8 @@ bool revtr_alias_same(const struct revtr_kb *kb, uint32_t a, uint32_t b);
  * router. Slots from the target's own stamp on are ignored. Returns the
  * number of pairs learnt or -ENOMEM.
  */
-int revtr_alias_learn_rr_trace(struct revtr_kb *kb, uint32_t target, const uint32_t *rr,
-			       int rr_n, const struct revtr_trace_hop *trace, int trace_n);
+int revtr_alias_learn_rr_trace(struct revtr_kb *kb, uint32_t target, const uint32_t *rr, int rr_n,
+			       const struct revtr_trace_hop *trace, int trace_n);
 
 /* Set the client's first-hop router address (LAN side). 0 or -ENOMEM. */
 int revtr_kb_set_gateway(struct revtr_kb *kb, uint32_t gw);
@@ -194,8 +194,8 @@ int revtr_kb_set_gateway(struct revtr_kb *kb, uint32_t gw);
  * slots of an RR echo from vp to the client, NULL/0 if none). Replaces an
  * earlier trace of vp. Lookups by any hop address are O(1). 0 or -errno.
  */
-int revtr_atlas_add(struct revtr_kb *kb, uint32_t vp, const struct revtr_trace_hop *hops,
-		    int n, const uint32_t *rr, int rr_n);
+int revtr_atlas_add(struct revtr_kb *kb, uint32_t vp, const struct revtr_trace_hop *hops, int n,
+		    const uint32_t *rr, int rr_n);
 /* true if the atlas holds a trace (or a pending request) from vp. */
 bool revtr_atlas_has(const struct revtr_kb *kb, uint32_t vp);
 /*
@@ -206,9 +206,9 @@ int revtr_atlas_find(const struct revtr_kb *kb, uint32_t addr, uint32_t *vp);
 
 /* Address flags of the unresponsive cache. */
 enum revtr_unresp_flag {
-	REVTR_UNRESP_RR = 1 << 0,	/* no RR reply, direct nor spoofed */
-	REVTR_UNRESP_TS = 1 << 1,	/* does not stamp TS prespec */
-	REVTR_UNRESP_TS_ALL = 1 << 2,	/* stamps every prespec entry (useless) */
+	REVTR_UNRESP_RR = 1 << 0,     /* no RR reply, direct nor spoofed */
+	REVTR_UNRESP_TS = 1 << 1,     /* does not stamp TS prespec */
+	REVTR_UNRESP_TS_ALL = 1 << 2, /* stamps every prespec entry (useless) */
 };
 /* Flags known for addr (0 if none). */
 unsigned revtr_unresp_get(const struct revtr_kb *kb, uint32_t addr);
@@ -219,8 +219,10 @@ int revtr_unresp_set(struct revtr_kb *kb, uint32_t addr, unsigned flags);
  * VP ranking per /24 of a destination. revtr_rank_update() records what an RR
  * ping from vp to addr showed: slot = index of addr's stamp (0-based), or -1
  * if addr's stamp was missing / no reply. revtr_rank_order() writes the vps
- * of cand[0..n) to out[] best first: known-near VPs by increasing slot, then
- * untested ones in the given order, then those that failed. Returns n.
+ * of cand[0..n) to out[] best first: VPs that saw the stamp early enough
+ * (slot + 2 < 9: double stamp and one reverse hop fit) by slot, then
+ * untested ones in the given order, then those whose stamp came too late to
+ * leave room for reverse hops, then those that failed. Returns n.
  */
 int revtr_rank_update(struct revtr_kb *kb, uint32_t addr, uint32_t vp, int slot);
 int revtr_rank_order(const struct revtr_kb *kb, uint32_t addr, const uint32_t *cand, int n,
@@ -237,11 +239,11 @@ int revtr_tree_find(const struct revtr_kb *kb, uint32_t addr);
 
 /* Where the reverse hops of one RR reply are. */
 struct revtr_rr_split {
-	int stamp;	/* slot of the target's stamp, -1 if not found */
-	int rev;	/* first slot of the reverse hops */
-	int nrev;	/* number of reverse hops (0 if none or stamp not found) */
-	uint32_t egress;/* the target's second (reply) stamp if it differs from
-			 * the target's address, else 0 */
+	int stamp;	 /* slot of the target's stamp, -1 if not found */
+	int rev;	 /* first slot of the reverse hops */
+	int nrev;	 /* number of reverse hops (0 if none or stamp not found) */
+	uint32_t egress; /* the target's second (reply) stamp if it differs from
+			  * the target's address, else 0 */
 };
 
 /*
@@ -260,15 +262,15 @@ int revtr_rr_split(const struct revtr_kb *kb, uint32_t target, const uint32_t *r
 
 /* Bits of revtr_agent.flags. */
 enum revtr_agent_flag {
-	REVTR_AGENT_SPOOF = 1 << 0,	/* may send probes with the client's source */
-	REVTR_AGENT_TRACE = 1 << 1,	/* runs traceroutes toward the client (atlas) */
+	REVTR_AGENT_SPOOF = 1 << 0, /* may send probes with the client's source */
+	REVTR_AGENT_TRACE = 1 << 1, /* runs traceroutes toward the client (atlas) */
 };
 
 /* An rtraced the client may use. */
 struct revtr_agent {
-	uint32_t addr;		/* its address (network order) */
-	uint32_t flags;		/* enum revtr_agent_flag; an agent at the
-				 * current hop always runs AGENT_TRACE */
+	uint32_t addr;	/* its address (network order) */
+	uint32_t flags; /* enum revtr_agent_flag; an agent at the
+			 * current hop always runs AGENT_TRACE */
 };
 
 /* Bits of revtr_cfg.flags. */
@@ -279,71 +281,71 @@ enum revtr_cfg_flag {
 	REVTR_NO_SYM = 1 << 3,		/* never assume symmetry */
 	REVTR_NO_AGENT = 1 << 4,	/* do not ask agents at hops to trace */
 	REVTR_NO_CACHE = 1 << 5,	/* do not use the reverse-path tree cache */
-	REVTR_RR_SINGLE_STAMP = 1 << 6,	/* destinations stamp RR once (not Linux) */
+	REVTR_RR_SINGLE_STAMP = 1 << 6, /* destinations stamp RR once (not Linux) */
 };
 
 struct revtr_cfg {
-	uint32_t client;		/* the source S the path goes back to */
-	uint32_t dst;			/* the destination D the path starts at */
-	uint32_t client_gw;		/* S's first-hop router (LAN side), 0 =
-					 * learn it from a forward traceroute */
+	uint32_t client;		  /* the source S the path goes back to */
+	uint32_t dst;			  /* the destination D the path starts at */
+	uint32_t client_gw;		  /* S's first-hop router (LAN side), 0 =
+					   * learn it from a forward traceroute */
 	const struct revtr_agent *agents; /* agents (copied), may be NULL */
-	size_t nagents;			/* number of agents (<= REVTR_MAX_AGENTS) */
-	unsigned flags;			/* enum revtr_cfg_flag */
-	unsigned max_hops;		/* reverse hops before giving up (30) */
-	unsigned max_probes;		/* probe budget, 0 = unlimited; atlas
-					 * traceroutes are shared and not charged */
-	unsigned spoof_batch;		/* VPs per spoofed-RR round (3) */
-	unsigned max_spoofers;		/* VPs tried per hop (12) */
-	unsigned max_ts_cands;		/* candidate adjacencies tested per hop (4) */
-	uint32_t ts_bogus;		/* address no router owns, for the stamp-
-					 * everything check (192.0.2.1) */
-	struct revtr_kb *kb;		/* shared knowledge for cfg.client; NULL =
-					 * a private kb freed with the revtr */
-	uint64_t (*clock_ns)(void *arg);/* monotonic clock, NULL = CLOCK_MONOTONIC */
-	void *clock_arg;		/* passed to clock_ns */
+	size_t nagents;			  /* number of agents (<= REVTR_MAX_AGENTS) */
+	unsigned flags;			  /* enum revtr_cfg_flag */
+	unsigned max_hops;		  /* reverse hops before giving up (30) */
+	unsigned max_probes;		  /* probe budget, 0 = unlimited; atlas
+					   * traceroutes are shared and not charged */
+	unsigned spoof_batch;		  /* VPs per spoofed-RR round (3) */
+	unsigned max_spoofers;		  /* VPs tried per hop (12) */
+	unsigned max_ts_cands;		  /* candidate adjacencies tested per hop (4) */
+	uint32_t ts_bogus;		  /* address no router owns, for the stamp-
+					   * everything check (192.0.2.1) */
+	struct revtr_kb *kb;		  /* shared knowledge for cfg.client; NULL =
+					   * a private kb freed with the revtr */
+	uint64_t (*clock_ns)(void *arg);  /* monotonic clock, NULL = CLOCK_MONOTONIC */
+	void *clock_arg;		  /* passed to clock_ns */
 };
 
 /* Fill cfg with the defaults (zero addresses, no agents). */
 void revtr_cfg_init(struct revtr_cfg *cfg);
 
 enum revtr_stop {
-	REVTR_RUNNING = 0,	/* not finished */
-	REVTR_REACHES = 1,	/* the path reaches the client (or its first hop) */
-	REVTR_FAILED = 2,	/* stopped with a partial path; see fail_reason */
+	REVTR_RUNNING = 0, /* not finished */
+	REVTR_REACHES = 1, /* the path reaches the client (or its first hop) */
+	REVTR_FAILED = 2,  /* stopped with a partial path; see fail_reason */
 };
 
 /* Probes per technique. */
 struct revtr_probes {
-	uint32_t agent;		/* agent traceroutes (hops) */
-	uint32_t rr;		/* RR pings from the client */
-	uint32_t spoof_rr;	/* spoofed RR pings */
-	uint32_t ts;		/* TS prespec pings from the client */
-	uint32_t spoof_ts;	/* spoofed TS prespec pings */
-	uint32_t trace;		/* forward traceroutes of the client (hops) */
-	uint32_t atlas;		/* atlas traceroutes this revtr caused (hops) */
-	uint32_t total;		/* sum of the above */
+	uint32_t agent;	   /* agent traceroutes (hops) */
+	uint32_t rr;	   /* RR pings from the client */
+	uint32_t spoof_rr; /* spoofed RR pings */
+	uint32_t ts;	   /* TS prespec pings from the client */
+	uint32_t spoof_ts; /* spoofed TS prespec pings */
+	uint32_t trace;	   /* forward traceroutes of the client (hops) */
+	uint32_t atlas;	   /* atlas traceroutes this revtr caused (hops) */
+	uint32_t total;	   /* sum of the above */
 };
 
 /* One hop of the reverse path. */
 struct revtr_hop {
-	uint32_t addr;			/* network order; 0 = did not respond
-					 * (inside a traceroute segment) */
-	enum revtr_hop_type type;	/* the technique that found it */
-	uint32_t rtt_us;		/* the client's RTT to addr, 0 unknown */
-	bool from_cache;		/* taken from the reverse-path tree cache */
+	uint32_t addr;		  /* network order; 0 = did not respond
+				   * (inside a traceroute segment) */
+	enum revtr_hop_type type; /* the technique that found it */
+	uint32_t rtt_us;	  /* the client's RTT to addr, 0 unknown */
+	bool from_cache;	  /* taken from the reverse-path tree cache */
 };
 
 /* The outcome of a reverse traceroute (valid while the revtr lives). */
 struct revtr_report {
-	uint32_t src;			/* the client (where the path ends) */
-	uint32_t dst;			/* the destination (hop 1) */
-	enum revtr_stop stop;		/* REVTR_REACHES / REVTR_FAILED */
+	uint32_t src;			    /* the client (where the path ends) */
+	uint32_t dst;			    /* the destination (hop 1) */
+	enum revtr_stop stop;		    /* REVTR_REACHES / REVTR_FAILED */
 	char fail_reason[REVTR_REASON_LEN]; /* why it FAILED, "" otherwise */
-	size_t nhops;			/* hops[0] is the destination */
+	size_t nhops;			    /* hops[0] is the destination */
 	struct revtr_hop hops[REVTR_MAX_HOPS];
-	struct revtr_probes probes;	/* probes per technique */
-	uint64_t runtime_ns;		/* revtr_new() to the end (so far) */
+	struct revtr_probes probes; /* probes per technique */
+	uint64_t runtime_ns;	    /* revtr_new() to the end (so far) */
 };
 
 struct revtr;

@@ -37,9 +37,9 @@ const char *revtr_hop_type_name(enum revtr_hop_type t)
 }
 
 static const char *const req_names[] = {
-	[REVTR_REQ_AGENT_TRACE] = "AGENT_TRACE", [REVTR_REQ_RR_PING] = "RR_PING",
+	[REVTR_REQ_AGENT_TRACE] = "AGENT_TRACE",     [REVTR_REQ_RR_PING] = "RR_PING",
 	[REVTR_REQ_SPOOF_RR_PING] = "SPOOF_RR_PING", [REVTR_REQ_TS_PRESPEC] = "TS_PRESPEC",
-	[REVTR_REQ_ATLAS_TRACE] = "ATLAS_TRACE", [REVTR_REQ_FWD_TRACE] = "FWD_TRACE",
+	[REVTR_REQ_ATLAS_TRACE] = "ATLAS_TRACE",     [REVTR_REQ_FWD_TRACE] = "FWD_TRACE",
 };
 
 const char *revtr_req_kind_name(enum revtr_req_kind k)
@@ -51,7 +51,7 @@ const char *revtr_req_kind_name(enum revtr_req_kind k)
 
 const char *rt_ntoa(uint32_t a, char buf[16])
 {
-	struct in_addr in = { .s_addr = a };
+	struct in_addr in = {.s_addr = a};
 
 	if (!inet_ntop(AF_INET, &in, buf, 16))
 		snprintf(buf, 16, "?");
@@ -216,8 +216,7 @@ static uint32_t *probe_counter(struct revtr *rt, enum revtr_req_kind kind, uint3
 
 static bool is_trace(enum revtr_req_kind k)
 {
-	return k == REVTR_REQ_AGENT_TRACE || k == REVTR_REQ_ATLAS_TRACE ||
-	       k == REVTR_REQ_FWD_TRACE;
+	return k == REVTR_REQ_AGENT_TRACE || k == REVTR_REQ_ATLAS_TRACE || k == REVTR_REQ_FWD_TRACE;
 }
 
 static void charge(struct revtr *rt, enum revtr_req_kind kind, uint32_t vp, uint32_t n)
@@ -321,8 +320,8 @@ int revtr_on_result(struct revtr *rt, uint32_t req_id, const struct revtr_result
 	else if (res->probes > 1)
 		charge(rt, p.req.kind, p.req.vp, res->probes - 1);
 	if (res->status == REVTR_RES_OK) {
-		if (p.req.kind == REVTR_REQ_RR_PING || (p.req.kind == REVTR_REQ_TS_PRESPEC &&
-							!p.req.vp))
+		if (p.req.kind == REVTR_REQ_RR_PING ||
+		    (p.req.kind == REVTR_REQ_TS_PRESPEC && !p.req.vp))
 			rt_rtt_note(rt, p.req.target, res->rtt_us);
 		if (p.req.kind == REVTR_REQ_FWD_TRACE)
 			for (i = 0; i < res->trace_n; i++)
@@ -426,6 +425,7 @@ int rt_append_one(struct revtr *rt, uint32_t a, enum revtr_hop_type type, bool f
 int rt_append_addrs(struct revtr *rt, const uint32_t *addrs, int n, enum revtr_hop_type type,
 		    uint32_t first_prev_out)
 {
+	bool rr = type == REVTR_HOP_RR_REV_SEGMENT || type == REVTR_HOP_SPOOF_RR_REV_SEGMENT;
 	uint32_t last = 0, prev_out = first_prev_out, last_prev = 0;
 	int i, ret, added = 0;
 
@@ -440,8 +440,9 @@ int rt_append_addrs(struct revtr *rt, const uint32_t *addrs, int n, enum revtr_h
 		}
 		prev_out = addrs[i];
 	}
+	/* only RR addresses are outgoing interfaces */
 	if (last)
-		rt_set_cur(rt, last, last_prev);
+		rt_set_cur(rt, last, rr ? last_prev : 0);
 	return added;
 }
 

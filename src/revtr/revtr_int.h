@@ -17,8 +17,8 @@ struct u32map {
 	uint32_t *keys;
 	uint32_t *vals;
 	uint8_t *used;
-	uint32_t cap;	/* power of two or 0 */
-	uint32_t n;	/* live entries */
+	uint32_t cap; /* power of two or 0 */
+	uint32_t n;   /* live entries */
 };
 
 /* Look key up: 1 and *val set if present, else 0. */
@@ -31,16 +31,16 @@ void u32map_free(struct u32map *m);
 
 /* One stored hop. */
 struct ps_hop {
-	uint32_t addr;		/* 0 = no reply */
-	uint32_t rr;		/* atlas: RR address of the same router, 0 none */
-	uint8_t type;		/* enum revtr_hop_type (tree cache) */
-	uint32_t rtt_us;	/* client RTT (tree cache), 0 unknown */
+	uint32_t addr;	 /* 0 = no reply */
+	uint32_t rr;	 /* atlas: RR address of the same router, 0 none */
+	uint8_t type;	 /* enum revtr_hop_type (tree cache) */
+	uint32_t rtt_us; /* client RTT (tree cache), 0 unknown */
 };
 
 struct ps_path {
-	uint32_t key;		/* vp (atlas), target (forward traces), 0 (tree) */
-	uint16_t n;		/* hops */
-	uint8_t dead;		/* replaced; its index entries are stale */
+	uint32_t key; /* vp (atlas), target (forward traces), 0 (tree) */
+	uint16_t n;   /* hops */
+	uint8_t dead; /* replaced; its index entries are stale */
 	struct ps_hop *hops;
 };
 
@@ -48,8 +48,8 @@ struct ps_path {
 struct ps_occ {
 	uint32_t path;
 	uint16_t pos;
-	uint8_t via_rr;		/* matched the hop's RR address, not its trace address */
-	uint32_t next;		/* next occurrence + 1, 0 = end */
+	uint8_t via_rr; /* matched the hop's RR address, not its trace address */
+	uint32_t next;	/* next occurrence + 1, 0 = end */
 };
 
 struct pathstore {
@@ -57,8 +57,8 @@ struct pathstore {
 	uint32_t npaths, cap;
 	struct ps_occ *occ;
 	uint32_t nocc, occcap;
-	struct u32map addr;	/* address -> first occurrence + 1 */
-	struct u32map bykey;	/* key -> path index (latest) */
+	struct u32map addr;  /* address -> first occurrence + 1 */
+	struct u32map bykey; /* key -> path index (latest) */
 };
 
 /* Append a path (hops copied); replaces the live path of the same nonzero key. */
@@ -78,10 +78,10 @@ void ps_free(struct pathstore *ps);
 
 /* Alias store: union-find over addresses, with a circular member list. */
 struct aliases {
-	struct u32map idx;	/* address -> node */
-	uint32_t *addr;		/* node -> address */
-	uint32_t *parent;	/* node -> parent node */
-	uint32_t *ring;		/* node -> next member of its class */
+	struct u32map idx; /* address -> node */
+	uint32_t *addr;	   /* node -> address */
+	uint32_t *parent;  /* node -> parent node */
+	uint32_t *ring;	   /* node -> next member of its class */
 	uint32_t n, cap;
 };
 
@@ -89,25 +89,25 @@ struct aliases {
 
 /* What one /24 knows about the VPs. */
 struct rank_entry {
-	uint32_t prefix;	/* network order, low byte zero */
+	uint32_t prefix; /* network order, low byte zero */
 	uint16_t n;
 	struct {
 		uint32_t vp;
-		int8_t slot;	/* best slot seen for the prefix, -1 none */
-		uint8_t fails;	/* tests without a usable stamp */
+		int8_t slot;   /* best slot seen for the prefix, -1 none */
+		uint8_t fails; /* tests without a usable stamp */
 	} v[RANK_MAX_VPS];
 };
 
 struct revtr_kb {
 	uint32_t client;
-	uint32_t gw;			/* first-hop router, 0 unknown */
+	uint32_t gw; /* first-hop router, 0 unknown */
 	struct aliases al;
-	struct pathstore atlas;		/* key: vp */
-	struct pathstore tree;		/* key: 0 */
-	struct pathstore fwd;		/* key: target; client's forward traces */
-	struct u32map atlas_pending;	/* vp -> 1 while its trace is requested */
-	struct u32map unresp;		/* address -> enum revtr_unresp_flag */
-	struct u32map rank_idx;		/* /24 -> rank entry */
+	struct pathstore atlas;	     /* key: vp */
+	struct pathstore tree;	     /* key: 0 */
+	struct pathstore fwd;	     /* key: target; client's forward traces */
+	struct u32map atlas_pending; /* vp -> 1 while its trace is requested */
+	struct u32map unresp;	     /* address -> enum revtr_unresp_flag */
+	struct u32map rank_idx;	     /* /24 -> rank entry */
 	struct rank_entry *rank;
 	uint32_t nrank, rankcap;
 };
@@ -136,44 +136,44 @@ void addr_mates(uint32_t a, uint32_t out[2]);
 
 /* Stages of the per-hop technique ladder. */
 enum rt_stage {
-	ST_START = 0,	/* first call: destination hop, atlas, gateway */
-	ST_CHECK,	/* reached? tree cache? atlas? agent at the hop? */
-	ST_AGENT,	/* agent traceroute outstanding / evaluated */
-	ST_RR,		/* RR ping from the client */
-	ST_SPOOF,	/* spoofed RR, batch by batch */
-	ST_TS,		/* TS prespec adjacency */
-	ST_SYM,		/* assume symmetry */
+	ST_START = 0, /* first call: destination hop, atlas, gateway */
+	ST_CHECK,     /* reached? tree cache? atlas? agent at the hop? */
+	ST_AGENT,     /* agent traceroute outstanding / evaluated */
+	ST_RR,	      /* RR ping from the client */
+	ST_SPOOF,     /* spoofed RR, batch by batch */
+	ST_TS,	      /* TS prespec adjacency */
+	ST_SYM,	      /* assume symmetry */
 	ST_DONE,
 };
 
 /* Steps of the TS stage. */
 enum rt_ts_step {
-	TS_CANDS = 0,	/* gather candidates (maybe a forward trace first) */
-	TS_CHECK,	/* [H, bogus] direct outstanding */
-	TS_TEST,	/* [H, R] direct outstanding */
-	TS_SCHECK,	/* [H, bogus] spoofed outstanding */
-	TS_STEST,	/* [H, R] spoofed outstanding */
+	TS_CANDS = 0, /* gather candidates (maybe a forward trace first) */
+	TS_CHECK,     /* [H, bogus] direct outstanding */
+	TS_TEST,      /* [H, R] direct outstanding */
+	TS_SCHECK,    /* [H, bogus] spoofed outstanding */
+	TS_STEST,     /* [H, R] spoofed outstanding */
 };
 
 /* A request handed out (or about to be). */
 struct rt_pend {
 	struct revtr_req req;
-	uint8_t issued;		/* given to the caller by revtr_next_requests */
-	int16_t aux;		/* TS: candidate index, -1 = bogus check;
-				 * spoof RR: rank position */
+	uint8_t issued; /* given to the caller by revtr_next_requests */
+	int16_t aux;	/* TS: candidate index, -1 = bogus check;
+			 * spoof RR: rank position */
 };
 
 /* State of the current hop H; reset whenever H changes. */
 struct rt_hop_state {
-	uint32_t prev_out;	/* outgoing address of the router before H
-				 * (RR hops), for the /30-/31 mate intersection */
+	uint32_t prev_out; /* outgoing address of the router before H
+			    * (RR hops), for the /30-/31 mate intersection */
 	bool agent_tried;
-	bool fwd_tried;		/* forward trace to H requested */
+	bool fwd_tried; /* forward trace to H requested */
 	/* RR */
-	int rr_state;		/* 0 not sent, 1 answered */
+	int rr_state; /* 0 not sent, 1 answered */
 	int rr_nrev;
 	bool rr_replied;
-	int rr_n;		/* raw slots of the client's RR reply */
+	int rr_n; /* raw slots of the client's RR reply */
 	uint32_t rr_raw[REVTR_RR_SLOTS];
 	uint32_t rr_rev[REVTR_RR_SLOTS];
 	uint32_t rr_egress;
@@ -188,9 +188,9 @@ struct rt_hop_state {
 	enum rt_ts_step ts;
 	uint32_t cands[REVTR_MAX_CANDS];
 	int ncands;
-	int ts_check;		/* stamps of the last [H, bogus] check */
-	bool ts_replied;	/* the last check got a reply */
-	int ts_hit;		/* lowest candidate index adjacent, -1 none */
+	int ts_check;	 /* stamps of the last [H, bogus] check */
+	bool ts_replied; /* the last check got a reply */
+	int ts_hit;	 /* lowest candidate index adjacent, -1 none */
 	uint32_t ts_vp;
 };
 
@@ -205,7 +205,7 @@ struct revtr {
 	struct rt_pend pend[REVTR_MAX_PEND];
 	int npend;
 	enum rt_stage stage;
-	uint32_t cur;		/* current hop H */
+	uint32_t cur; /* current hop H */
 	struct rt_hop_state hs;
 	struct {
 		uint32_t addr, rtt_us;

@@ -148,8 +148,8 @@ int kb_aliases(const struct revtr_kb *kb, uint32_t addr, uint32_t *out, int max)
 	return k;
 }
 
-int revtr_alias_learn_rr_trace(struct revtr_kb *kb, uint32_t target, const uint32_t *rr,
-			       int rr_n, const struct revtr_trace_hop *trace, int trace_n)
+int revtr_alias_learn_rr_trace(struct revtr_kb *kb, uint32_t target, const uint32_t *rr, int rr_n,
+			       const struct revtr_trace_hop *trace, int trace_n)
 {
 	int i, learnt = 0, err;
 
@@ -364,7 +364,11 @@ int revtr_rank_update(struct revtr_kb *kb, uint32_t addr, uint32_t vp, int slot)
 	return 0;
 }
 
-/* Sort key: near VPs by slot (0..8), untested 100, failed 200 + fails. */
+/*
+ * Sort key: VPs that saw the stamp with room for reverse hops after the
+ * double stamp (slot + 2 < 9) by slot, untested 100, stamp too late for
+ * reverse hops 150, failed 200 + fails.
+ */
 static int rank_key(const struct rank_entry *e, uint32_t vp)
 {
 	int i;
@@ -373,7 +377,7 @@ static int rank_key(const struct rank_entry *e, uint32_t vp)
 		if (e->v[i].vp != vp)
 			continue;
 		if (e->v[i].slot >= 0)
-			return e->v[i].slot;
+			return e->v[i].slot + 2 < REVTR_RR_SLOTS ? e->v[i].slot : 150;
 		return e->v[i].fails ? 200 + e->v[i].fails : 100;
 	}
 	return 100;

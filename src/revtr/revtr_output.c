@@ -45,7 +45,7 @@ static size_t sb_end(struct sbuf *sb)
 
 static const char *ntoa(uint32_t a, char buf[16])
 {
-	struct in_addr in = { .s_addr = a };
+	struct in_addr in = {.s_addr = a};
 
 	if (!a || !inet_ntop(AF_INET, &in, buf, 16))
 		snprintf(buf, 16, "*");
@@ -76,14 +76,14 @@ static const struct {
 	const char *name;
 	size_t off;
 } probe_fields[] = {
-	{ "agent", offsetof(struct revtr_probes, agent) },
-	{ "rr", offsetof(struct revtr_probes, rr) },
-	{ "spoof_rr", offsetof(struct revtr_probes, spoof_rr) },
-	{ "ts", offsetof(struct revtr_probes, ts) },
-	{ "spoof_ts", offsetof(struct revtr_probes, spoof_ts) },
-	{ "trace", offsetof(struct revtr_probes, trace) },
-	{ "atlas", offsetof(struct revtr_probes, atlas) },
-	{ "total", offsetof(struct revtr_probes, total) },
+	{"agent", offsetof(struct revtr_probes, agent)},
+	{"rr", offsetof(struct revtr_probes, rr)},
+	{"spoof_rr", offsetof(struct revtr_probes, spoof_rr)},
+	{"ts", offsetof(struct revtr_probes, ts)},
+	{"spoof_ts", offsetof(struct revtr_probes, spoof_ts)},
+	{"trace", offsetof(struct revtr_probes, trace)},
+	{"atlas", offsetof(struct revtr_probes, atlas)},
+	{"total", offsetof(struct revtr_probes, total)},
 };
 
 static uint32_t probe_field(const struct revtr_probes *p, size_t i)
@@ -96,7 +96,7 @@ static uint32_t probe_field(const struct revtr_probes *p, size_t i)
 
 size_t revtr_format_text(const struct revtr_report *r, char *buf, size_t size)
 {
-	struct sbuf sb = { buf, size, 0 };
+	struct sbuf sb = {buf, size, 0};
 	char a[16], b[16];
 	size_t i;
 
@@ -120,8 +120,9 @@ size_t revtr_format_text(const struct revtr_report *r, char *buf, size_t size)
 	if (r->stop == REVTR_FAILED && r->fail_reason[0]) {
 		sb_printf(&sb, ": ");
 		for (i = 0; r->fail_reason[i]; i++)
-			sb_printf(&sb, "%c", (unsigned char)r->fail_reason[i] < 0x20 ? ' ' :
-					     r->fail_reason[i]);
+			sb_printf(&sb, "%c",
+				  (unsigned char)r->fail_reason[i] < 0x20 ? ' '
+									  : r->fail_reason[i]);
 	}
 	sb_printf(&sb, "; %u probes (", r->probes.total);
 	for (i = 0; i + 1 < sizeof(probe_fields) / sizeof(probe_fields[0]); i++)
@@ -134,7 +135,7 @@ size_t revtr_format_text(const struct revtr_report *r, char *buf, size_t size)
 
 size_t revtr_format_json(const struct revtr_report *r, char *buf, size_t size)
 {
-	struct sbuf sb = { buf, size, 0 };
+	struct sbuf sb = {buf, size, 0};
 	char a[16];
 	size_t i;
 

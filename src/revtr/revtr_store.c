@@ -43,7 +43,7 @@ int u32map_get(const struct u32map *m, uint32_t key, uint32_t *val)
 
 static int u32map_grow(struct u32map *m)
 {
-	struct u32map nm = { 0 };
+	struct u32map nm = {0};
 	uint32_t i, j;
 
 	nm.cap = m->cap ? m->cap * 2 : 64;

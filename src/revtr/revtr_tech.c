@@ -184,7 +184,7 @@ static void add_cand(struct revtr *rt, uint32_t a)
  */
 static void build_cands(struct revtr *rt)
 {
-	const struct pathstore *ps[2] = { &rt->kb->atlas, &rt->kb->fwd };
+	const struct pathstore *ps[2] = {&rt->kb->atlas, &rt->kb->fwd};
 	uint32_t al[ALIAS_MAX], o;
 	int n, i, k, d;
 
@@ -287,8 +287,9 @@ static void st_spoof(struct revtr *rt)
 	}
 	n = rt_spoof_vps(rt, cand);
 	n = revtr_rank_order(rt->kb, rt->cur, cand, n, ord);
-	for (i = 0; i < n && issued < (int)rt->cfg.spoof_batch &&
-		    hs->ntried < (int)rt->cfg.max_spoofers; i++) {
+	for (i = 0;
+	     i < n && issued < (int)rt->cfg.spoof_batch && hs->ntried < (int)rt->cfg.max_spoofers;
+	     i++) {
 		for (j = 0; j < hs->ntried && hs->tried[j] != ord[i]; j++)
 			;
 		if (j < hs->ntried)
@@ -311,7 +312,7 @@ static void ts_issue_cands(struct revtr *rt, uint32_t vp)
 	int i;
 
 	for (i = 0; i < rt->hs.ncands; i++) {
-		uint32_t ts[2] = { rt->cur, rt->hs.cands[i] };
+		uint32_t ts[2] = {rt->cur, rt->hs.cands[i]};
 
 		if (!rt_issue(rt, REVTR_REQ_TS_PRESPEC, rt->cur, vp, ts, 2, i))
 			return;
@@ -321,7 +322,7 @@ static void ts_issue_cands(struct revtr *rt, uint32_t vp)
 static void ts_spoof_check(struct revtr *rt)
 {
 	uint32_t cand[REVTR_MAX_AGENTS], ord[REVTR_MAX_AGENTS];
-	uint32_t ts[2] = { rt->cur, rt->cfg.ts_bogus };
+	uint32_t ts[2] = {rt->cur, rt->cfg.ts_bogus};
 	int n = rt_spoof_vps(rt, cand);
 
 	if (!n) {
@@ -349,7 +350,7 @@ static void ts_adjacent(struct revtr *rt, enum revtr_hop_type type)
 static void st_ts(struct revtr *rt)
 {
 	struct rt_hop_state *hs = &rt->hs;
-	uint32_t ts[2] = { rt->cur, rt->cfg.ts_bogus };
+	uint32_t ts[2] = {rt->cur, rt->cfg.ts_bogus};
 
 	if ((rt->cfg.flags & REVTR_NO_TS) ||
 	    (revtr_unresp_get(rt->kb, rt->cur) & (REVTR_UNRESP_TS | REVTR_UNRESP_TS_ALL))) {
@@ -435,8 +436,7 @@ static void st_sym(struct revtr *rt)
 				break;
 		}
 	}
-	rt_finish(rt, REVTR_FAILED, "no technique found the hop after %s",
-		  rt_ntoa(rt->cur, b));
+	rt_finish(rt, REVTR_FAILED, "no technique found the hop after %s", rt_ntoa(rt->cur, b));
 }
 
 void rt_advance(struct revtr *rt)
@@ -479,8 +479,21 @@ void rt_advance(struct revtr *rt)
 
 /* ---- results ----------------------------------------------------------------------- */
 
+/* Copy the reverse hops of an RR reply, without empty slots. */
+static int copy_rev(uint32_t *out, const uint32_t *rr, const struct revtr_rr_split *v)
+{
+	int i, n = 0;
+
+	for (i = v->rev; i < v->rev + v->nrev; i++)
+		if (rr[i])
+			out[n++] = rr[i];
+	return n;
+}
+
 static void consume_rr(struct revtr *rt, const struct rt_pend *p, const struct revtr_result *res)
 {
+	uint32_t rev[REVTR_RR_SLOTS];
+	int nrev;
 	struct rt_hop_state *hs = &rt->hs;
 	bool dbl = !(rt->cfg.flags & REVTR_RR_SINGLE_STAMP);
 	bool spoof = p->req.kind == REVTR_REQ_SPOOF_RR_PING;
@@ -502,28 +515,28 @@ static void consume_rr(struct revtr *rt, const struct rt_pend *p, const struct r
 	if (v.egress)
 		revtr_alias_add(rt->kb, rt->cur, v.egress);
 	egress = v.egress ? v.egress : rt->cur;
+	nrev = copy_rev(rev, res->rr, &v);
 	if (!spoof) {
 		hs->rr_replied = true;
 		hs->rr_n = res->rr_count;
 		memcpy(hs->rr_raw, res->rr, res->rr_count * sizeof(res->rr[0]));
 		learn_rr_fwd(rt);
-		hs->rr_nrev = v.nrev;
-		memcpy(hs->rr_rev, res->rr + v.rev, v.nrev * sizeof(res->rr[0]));
+		hs->rr_nrev = nrev;
+		memcpy(hs->rr_rev, rev, nrev * sizeof(rev[0]));
 		hs->rr_egress = egress;
 		return;
 	}
 	hs->spoof_replied = true;
 	revtr_rank_update(rt->kb, rt->cur, p->req.vp, v.stamp);
-	if (v.nrev > hs->best_nrev || (v.nrev && v.nrev == hs->best_nrev && p->aux < hs->best_rank)) {
-		hs->best_nrev = v.nrev;
+	if (nrev > hs->best_nrev || (nrev && nrev == hs->best_nrev && p->aux < hs->best_rank)) {
+		hs->best_nrev = nrev;
 		hs->best_rank = p->aux;
-		memcpy(hs->best_rev, res->rr + v.rev, v.nrev * sizeof(res->rr[0]));
+		memcpy(hs->best_rev, rev, nrev * sizeof(rev[0]));
 		hs->best_egress = egress;
 	}
 }
 
-static void consume_agent(struct revtr *rt, const struct rt_pend *p,
-			  const struct revtr_result *res)
+static void consume_agent(struct revtr *rt, const struct rt_pend *p, const struct revtr_result *res)
 {
 	uint32_t a[REVTR_MAX_HOPS];
 	int i, n = 0;

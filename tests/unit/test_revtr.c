@@ -83,8 +83,8 @@ static const struct revtr_report *drive(struct revtr *rt, int reverse)
 			cr_assert_eq(r->src, m_addr(&M, C));
 			m_answer(&M, r, &res);
 			err = revtr_on_result(rt, r->id, &res);
-			cr_assert(err == 0 || (err == -ENOENT && revtr_done(rt)),
-				  "on_result %d", err);
+			cr_assert(err == 0 || (err == -ENOENT && revtr_done(rt)), "on_result %d",
+				  err);
 		}
 	}
 	cr_assert(revtr_done(rt), "did not finish");
@@ -182,7 +182,7 @@ Test(revtr, rr_within_8_hops_asymmetric)
 {
 	static const enum revtr_hop_type t[] = {
 		REVTR_HOP_DST_REV_SEGMENT, REVTR_HOP_RR_REV_SEGMENT, REVTR_HOP_RR_REV_SEGMENT,
-		REVTR_HOP_RR_REV_SEGMENT, REVTR_HOP_RR_REV_SEGMENT,
+		REVTR_HOP_RR_REV_SEGMENT,  REVTR_HOP_RR_REV_SEGMENT,
 	};
 	struct revtr_cfg cfg;
 	struct revtr *rt;
@@ -342,8 +342,9 @@ Test(revtr, atlas_exact_and_budget_excludes_atlas)
 Test(revtr, ts_adjacency_when_rr_is_dropped)
 {
 	static const enum revtr_hop_type t[] = {
-		REVTR_HOP_DST_REV_SEGMENT, REVTR_HOP_TS_ADJ_REV_SEGMENT,
-		REVTR_HOP_TS_ADJ_REV_SEGMENT, REVTR_HOP_RR_REV_SEGMENT, REVTR_HOP_RR_REV_SEGMENT,
+		REVTR_HOP_DST_REV_SEGMENT,    REVTR_HOP_TS_ADJ_REV_SEGMENT,
+		REVTR_HOP_TS_ADJ_REV_SEGMENT, REVTR_HOP_RR_REV_SEGMENT,
+		REVTR_HOP_RR_REV_SEGMENT,
 	};
 	struct revtr_cfg cfg;
 	struct revtr *rt;
@@ -406,8 +407,10 @@ Test(revtr, spoofed_ts_adjacency)
 Test(revtr, symmetry_fallback_marked_and_cached_unresponsive)
 {
 	static const enum revtr_hop_type t[] = {
-		REVTR_HOP_DST_REV_SEGMENT, REVTR_HOP_DST_SYM_REV_SEGMENT,
-		REVTR_HOP_RR_REV_SEGMENT, REVTR_HOP_RR_REV_SEGMENT,
+		REVTR_HOP_DST_REV_SEGMENT,
+		REVTR_HOP_DST_SYM_REV_SEGMENT,
+		REVTR_HOP_RR_REV_SEGMENT,
+		REVTR_HOP_RR_REV_SEGMENT,
 	};
 	struct revtr_cfg cfg;
 	struct revtr_kb *kb;
@@ -434,7 +437,7 @@ Test(revtr, symmetry_fallback_marked_and_cached_unresponsive)
 	assert_types(r, t, 4);
 	revtr_format_text(r, buf, sizeof(buf));
 	cr_assert(strstr(buf, " 2  10.1.0.6         DST_SYM_REV_SEGMENT            3.000 ms  "
-			  "(assumed symmetric, not measured)\n"),
+			      "(assumed symmetric, not measured)\n"),
 		  "%s", buf);
 	cr_assert_eq(revtr_unresp_get(kb, m_addr(&M, D)), REVTR_UNRESP_RR | REVTR_UNRESP_TS);
 	revtr_free(rt);
@@ -572,6 +575,24 @@ Test(revtr, probe_budget_exhausted)
 	cr_assert_str_eq(r->fail_reason, "probe budget exhausted (3 probes)");
 	cr_assert_eq(r->nhops, 1);
 	cr_assert_eq(r->probes.total, 3);
+	revtr_free(rt);
+}
+
+Test(revtr, max_hops)
+{
+	struct revtr_cfg cfg;
+	struct revtr *rt;
+	const struct revtr_report *r;
+
+	far_topo(0);
+	cfg_for(&cfg, D);
+	cfg.max_hops = 5;
+	rt = revtr_new(&cfg);
+	r = drive(rt, 0);
+	cr_assert_eq(r->stop, REVTR_FAILED);
+	cr_assert_str_eq(r->fail_reason, "max hops (5) reached");
+	cr_assert_eq(r->nhops, 5);
+	assert_path(r, "D A8 A7 A6 A5");
 	revtr_free(rt);
 }
 

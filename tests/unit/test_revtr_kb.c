@@ -34,18 +34,41 @@ struct rr_case {
 };
 
 static const struct rr_case rr_cases[] = {
-	{ "double stamp, same address", { A(1), A(2), T, T, A(3), A(4) }, 6, -1, true,
-	  0, 2, 4, 2, 0 },
-	{ "double stamp, egress interface", { A(1), T, E, A(3) }, 4, -1, true, 0, 1, 3, 1, E },
-	{ "single-stamp destination", { A(1), T, E, A(3) }, 4, -1, false, 0, 1, 2, 2, 0 },
-	{ "full of forward hops", { A(1), A(2), A(3), A(4), A(5), A(6), A(7), A(8), A(9) }, 9,
-	  -1, true, -ENOENT, -1, 9, 0, 0 },
-	{ "stamp in the last slot", { A(1), A(2), A(3), A(4), A(5), A(6), A(7), A(8), T }, 9,
-	  -1, true, 0, 8, 9, 0, 0 },
-	{ "unknown alias after the forward hops", { A(1), A(2), A(50), A(50), A(3) }, 5, 2,
-	  true, 0, 2, 4, 1, 0 },
-	{ "known alias", { A(1), T2, T2, A(3), A(4) }, 5, -1, true, 0, 1, 3, 2, 0 },
-	{ "empty", { 0 }, 0, -1, true, -ENOENT, -1, 0, 0, 0 },
+	{"double stamp, same address", {A(1), A(2), T, T, A(3), A(4)}, 6, -1, true, 0, 2, 4, 2, 0},
+	{"double stamp, egress interface", {A(1), T, E, A(3)}, 4, -1, true, 0, 1, 3, 1, E},
+	{"single-stamp destination", {A(1), T, E, A(3)}, 4, -1, false, 0, 1, 2, 2, 0},
+	{"full of forward hops",
+	 {A(1), A(2), A(3), A(4), A(5), A(6), A(7), A(8), A(9)},
+	 9,
+	 -1,
+	 true,
+	 -ENOENT,
+	 -1,
+	 9,
+	 0,
+	 0},
+	{"stamp in the last slot",
+	 {A(1), A(2), A(3), A(4), A(5), A(6), A(7), A(8), T},
+	 9,
+	 -1,
+	 true,
+	 0,
+	 8,
+	 9,
+	 0,
+	 0},
+	{"unknown alias after the forward hops",
+	 {A(1), A(2), A(50), A(50), A(3)},
+	 5,
+	 2,
+	 true,
+	 0,
+	 2,
+	 4,
+	 1,
+	 0},
+	{"known alias", {A(1), T2, T2, A(3), A(4)}, 5, -1, true, 0, 1, 3, 2, 0},
+	{"empty", {0}, 0, -1, true, -ENOENT, -1, 0, 0, 0},
 };
 
 Test(revtr_kb, rr_split_table)
@@ -71,8 +94,8 @@ Test(revtr_kb, rr_split_table)
 Test(revtr_kb, aliases_union_and_learning)
 {
 	struct revtr_kb *kb = revtr_kb_new(A(200));
-	const uint32_t rr[] = { A(1), A(2), A(3), T, T };
-	const struct revtr_trace_hop tr[] = { { A(11), 0 }, { 0, 0 }, { A(13), 0 }, { T, 0 } };
+	const uint32_t rr[] = {A(1), A(2), A(3), T, T};
+	const struct revtr_trace_hop tr[] = {{A(11), 0}, {0, 0}, {A(13), 0}, {T, 0}};
 
 	cr_assert(!revtr_alias_same(kb, A(1), A(2)));
 	cr_assert(revtr_alias_same(kb, A(1), A(1)));
@@ -96,10 +119,10 @@ Test(revtr_kb, aliases_union_and_learning)
 Test(revtr_kb, atlas_tree_rank_unresp)
 {
 	struct revtr_kb *kb = revtr_kb_new(A(200));
-	const struct revtr_trace_hop h1[] = { { A(1), 0 }, { A(2), 0 }, { 0, 0 }, { A(200), 0 } };
-	const struct revtr_trace_hop h2[] = { { A(5), 0 }, { A(2), 0 }, { A(200), 0 } };
-	const uint32_t rr[] = { A(21), A(22), A(23), A(200), A(200) };
-	uint32_t vp = 0, cand[3] = { A(90), A(91), A(92) }, ord[3];
+	const struct revtr_trace_hop h1[] = {{A(1), 0}, {A(2), 0}, {0, 0}, {A(200), 0}};
+	const struct revtr_trace_hop h2[] = {{A(5), 0}, {A(2), 0}, {A(200), 0}};
+	const uint32_t rr[] = {A(21), A(22), A(23), A(200), A(200)};
+	uint32_t vp = 0, cand[3] = {A(90), A(91), A(92)}, ord[3];
 
 	cr_assert(!revtr_atlas_has(kb, A(90)));
 	cr_assert_eq(revtr_atlas_add(kb, A(90), h1, 4, rr, 5), 0);
@@ -181,9 +204,9 @@ static void sample(struct revtr_report *r)
 	r->stop = REVTR_FAILED;
 	snprintf(r->fail_reason, sizeof(r->fail_reason), "say \"why\"\n");
 	r->nhops = 3;
-	r->hops[0] = (struct revtr_hop){ A(100), REVTR_HOP_DST_REV_SEGMENT, 12345, false };
-	r->hops[1] = (struct revtr_hop){ A(9), REVTR_HOP_DST_SYM_REV_SEGMENT, 0, false };
-	r->hops[2] = (struct revtr_hop){ 0, REVTR_HOP_TR_TO_SRC_REV_SEGMENT, 0, true };
+	r->hops[0] = (struct revtr_hop){A(100), REVTR_HOP_DST_REV_SEGMENT, 12345, false};
+	r->hops[1] = (struct revtr_hop){A(9), REVTR_HOP_DST_SYM_REV_SEGMENT, 0, false};
+	r->hops[2] = (struct revtr_hop){0, REVTR_HOP_TR_TO_SRC_REV_SEGMENT, 0, true};
 	r->probes.rr = 2;
 	r->probes.ts = 1;
 	r->probes.total = 3;

@@ -32,20 +32,20 @@
 #define M_MAXIF 8
 
 enum m_flag {
-	M_DROP_RR = 1 << 0,	/* drops packets carrying Record Route */
-	M_DROP_TS = 1 << 1,	/* drops packets carrying Timestamp */
-	M_SILENT = 1 << 2,	/* no time-exceeded */
-	M_NO_ECHO = 1 << 3,	/* no echo replies */
-	M_NO_SPOOF = 1 << 4,	/* (VP) its spoofed probes are filtered */
-	M_TS_ALL = 1 << 5,	/* stamps every prespec entry */
+	M_DROP_RR = 1 << 0,  /* drops packets carrying Record Route */
+	M_DROP_TS = 1 << 1,  /* drops packets carrying Timestamp */
+	M_SILENT = 1 << 2,   /* no time-exceeded */
+	M_NO_ECHO = 1 << 3,  /* no echo replies */
+	M_NO_SPOOF = 1 << 4, /* (VP) its spoofed probes are filtered */
+	M_TS_ALL = 1 << 5,   /* stamps every prespec entry */
 };
 
 struct m_node {
 	char name[16];
 	unsigned flags;
 	int nif;
-	uint32_t ifa[M_MAXIF];	/* host order */
-	int peer[M_MAXIF];	/* neighbour node through interface i */
+	uint32_t ifa[M_MAXIF]; /* host order */
+	int peer[M_MAXIF];     /* neighbour node through interface i */
 };
 
 struct model;
@@ -55,12 +55,12 @@ typedef int (*m_override)(struct model *m, const struct revtr_req *q, struct rev
 struct model {
 	struct m_node n[M_MAXN];
 	int nn;
-	int nh[M_MAXN][M_MAXN];	/* next-hop node from x toward node t */
+	int nh[M_MAXN][M_MAXN];	 /* next-hop node from x toward node t */
 	int ovr[M_MAXN][M_MAXN]; /* override + 1, 0 = none */
-	uint32_t next_subnet;	/* host order */
-	int client;		/* the client node */
+	uint32_t next_subnet;	 /* host order */
+	int client;		 /* the client node */
 	m_override hook;
-	int no_atlas_rr;	/* atlas answers carry no RR */
+	int no_atlas_rr; /* atlas answers carry no RR */
 	struct revtr_trace_hop tbuf[64];
 	int verbose;
 };
@@ -178,11 +178,11 @@ static inline void m_build(struct model *m)
 }
 
 struct m_pkt {
-	uint32_t src, dst;	/* network order */
-	int rr;			/* carries RR */
+	uint32_t src, dst; /* network order */
+	int rr;		   /* carries RR */
 	int rr_n;
 	uint32_t rrs[REVTR_RR_SLOTS];
-	int ts;			/* carries TS prespec */
+	int ts; /* carries TS prespec */
 	int ts_n, ts_count;
 	uint32_t ts_addr[REVTR_TS_MAX];
 	int ttl;
@@ -279,7 +279,7 @@ static inline int m_trace(struct model *m, int s, uint32_t addr, int *reached)
 
 	*reached = 0;
 	for (ttl = 1; ttl <= 30; ttl++) {
-		struct m_pkt p = { .src = m_addr(m, s), .dst = addr, .ttl = ttl };
+		struct m_pkt p = {.src = m_addr(m, s), .dst = addr, .ttl = ttl};
 		uint32_t in_if = 0;
 		int r = m_walk(m, s, &p, &in_if);
 
@@ -304,14 +304,14 @@ static inline int m_trace(struct model *m, int s, uint32_t addr, int *reached)
 static inline void m_print_req(const struct model *m, const struct revtr_req *q)
 {
 	char a[16], b[16];
-	struct in_addr x = { q->target }, y = { q->vp };
+	struct in_addr x = {q->target}, y = {q->vp};
 
 	inet_ntop(AF_INET, &x, a, sizeof(a));
 	inet_ntop(AF_INET, &y, b, sizeof(b));
 	fprintf(stderr, "  req %u %s target %s (%s) vp %s", q->id, revtr_req_kind_name(q->kind), a,
 		m_owner(m, q->target) >= 0 ? m->n[m_owner(m, q->target)].name : "?", b);
 	if (q->ts_n == 2) {
-		struct in_addr z = { q->ts_addr[1] };
+		struct in_addr z = {q->ts_addr[1]};
 
 		inet_ntop(AF_INET, &z, a, sizeof(a));
 		fprintf(stderr, " ts [H, %s]", a);
@@ -322,7 +322,7 @@ static inline void m_print_req(const struct model *m, const struct revtr_req *q)
 /* Answer one request of the core the way the modelled network would. */
 static inline void m_answer(struct model *m, const struct revtr_req *q, struct revtr_result *res)
 {
-	struct m_pkt p = { 0 };
+	struct m_pkt p = {0};
 	int s, hops = 0, reached, i;
 
 	memset(res, 0, sizeof(*res));
@@ -341,9 +341,8 @@ static inline void m_answer(struct model *m, const struct revtr_req *q, struct r
 	case REVTR_REQ_ATLAS_TRACE:
 	case REVTR_REQ_FWD_TRACE:
 		/* agents trace toward the client, the client toward the target */
-		res->trace_n = (uint16_t)m_trace(m, s, q->kind == REVTR_REQ_FWD_TRACE ? q->target
-								       : q->src,
-						 &reached);
+		res->trace_n = (uint16_t)m_trace(
+			m, s, q->kind == REVTR_REQ_FWD_TRACE ? q->target : q->src, &reached);
 		res->trace = m->tbuf;
 		res->trace_reached = reached;
 		res->status = REVTR_RES_OK;
@@ -403,7 +402,9 @@ static inline void m_names(const struct model *m, const struct revtr_report *r, 
 		int x = r->hops[i].addr ? m_owner(m, r->hops[i].addr) : -2;
 
 		o += snprintf(buf + o, len - o, "%s%s", i ? " " : "",
-			      x >= 0 ? m->n[x].name : x == -2 ? "*" : "?");
+			      x >= 0	? m->n[x].name
+			      : x == -2 ? "*"
+					: "?");
 	}
 }
 
