@@ -97,10 +97,10 @@ static __always_inline __u32 rt_getaddr(const __u8 *p)
 
 /* Walk state: offsets from the IPv4 header; rr/ts 0 = option absent. */
 struct rt_scan {
-	__u32 off;	/* offset of the next option */
-	__u32 rr;	/* offset of the Record Route option */
-	__u32 ts;	/* offset of the Timestamp option */
-	__u32 other;	/* 1 if any other option was present */
+	__u32 off;   /* offset of the next option */
+	__u32 rr;    /* offset of the Record Route option */
+	__u32 ts;    /* offset of the Timestamp option */
+	__u32 other; /* 1 if any other option was present */
 };
 
 /*
@@ -159,8 +159,8 @@ static __always_inline int rt_scan_opts(const __u8 *ip, __u32 hlen, const __u8 *
  * Validate the Record Route option at @o (its length already checked by
  * rt_scan_opts) and, if @store, decode it into @rr.
  */
-static __always_inline int rt_parse_rr(const __u8 *o, const __u8 *end, RT_SCRATCH struct rtrace_rr *rr,
-				       int store)
+static __always_inline int rt_parse_rr(const __u8 *o, const __u8 *end,
+				       RT_SCRATCH struct rtrace_rr *rr, int store)
 {
 	__u32 len, ptr, count;
 	int j;
@@ -193,8 +193,8 @@ static __always_inline int rt_parse_rr(const __u8 *o, const __u8 *end, RT_SCRATC
 }
 
 /* The same for the Timestamp option. */
-static __always_inline int rt_parse_ts(const __u8 *o, const __u8 *end, RT_SCRATCH struct rtrace_ts *ts,
-				       int store)
+static __always_inline int rt_parse_ts(const __u8 *o, const __u8 *end,
+				       RT_SCRATCH struct rtrace_ts *ts, int store)
 {
 	__u32 len, ptr, flags, shift, slots, count;
 	int j;
@@ -264,8 +264,8 @@ static __always_inline int rt_parse_ts(const __u8 *o, const __u8 *end, RT_SCRATC
  * RTRACE_F_Q_* and fills r->rr / r->ts only where the outer had none.
  */
 static __always_inline int rt_parse_opts(const __u8 *ip, __u32 hlen, const __u8 *end,
-					 RT_SCRATCH struct rtrace_reply *r, RT_SCRATCH struct rt_scan *sc,
-					 int quoted)
+					 RT_SCRATCH struct rtrace_reply *r,
+					 RT_SCRATCH struct rt_scan *sc, int quoted)
 {
 	__u32 rr, ts;
 
@@ -336,7 +336,8 @@ static __always_inline int rt_ip_csum_ok(const __u8 *ip, __u32 hlen, const __u8 
  * (end of the ICMP payload, or of the original datagram under RFC 4884).
  */
 static __always_inline int rt_parse_quote(const __u8 *q, const __u8 *qlim, const __u8 *end,
-					  RT_SCRATCH struct rtrace_reply *r, RT_SCRATCH struct rt_scan *sc)
+					  RT_SCRATCH struct rtrace_reply *r,
+					  RT_SCRATCH struct rt_scan *sc)
 {
 	const __u8 *l4;
 	__u32 qhlen;
@@ -388,7 +389,8 @@ static __always_inline int rt_parse_quote(const __u8 *q, const __u8 *qlim, const
  * The parser; see the head of the file. @r must be zeroed by the caller, @sc
  * is scratch space for the option walk.
  */
-static __always_inline int rt_parse(const void *data, const void *data_end, RT_SCRATCH struct rtrace_reply *r,
+static __always_inline int rt_parse(const void *data, const void *data_end,
+				    RT_SCRATCH struct rtrace_reply *r,
 				    RT_SCRATCH struct rt_scan *sc)
 {
 	const __u8 *d = data, *end = data_end, *ip, *icmp, *l3end, *qlim;
@@ -418,8 +420,8 @@ static __always_inline int rt_parse(const void *data, const void *data_end, RT_S
 	if (icmp + 8 > l3end || icmp + 8 > end)
 		return RT_PARSE_BAD;
 	type = icmp[0];
-	if (type != RT_ICMP_ECHOREPLY && type != RT_ICMP_UNREACH &&
-	    type != RT_ICMP_TIME_EXCEEDED && type != RT_ICMP_PARAMPROB)
+	if (type != RT_ICMP_ECHOREPLY && type != RT_ICMP_UNREACH && type != RT_ICMP_TIME_EXCEEDED &&
+	    type != RT_ICMP_PARAMPROB)
 		return RT_PARSE_SKIP;
 
 	r->saddr = rt_getaddr(ip + 12);

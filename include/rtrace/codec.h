@@ -55,27 +55,27 @@ enum codec_opt {
 
 /* Everything that defines one probe frame. Zero-initialise, then fill. */
 struct codec_probe_spec {
-	uint8_t src_mac[6];	 /* Ethernet source */
-	uint8_t dst_mac[6];	 /* Ethernet destination (next hop) */
-	uint32_t saddr;		 /* IPv4 source, network order (may be spoofed) */
-	uint32_t daddr;		 /* IPv4 destination, network order */
-	uint8_t ttl;		 /* IP TTL (0 is allowed, the kernel would drop it) */
-	uint8_t tos;		 /* IP TOS byte */
-	uint8_t df;		 /* 1: set Don't Fragment */
-	uint8_t paris;		 /* 1: Paris mode, keep the L4 checksum constant */
-	uint16_t ip_id;		 /* IP identification */
-	enum codec_proto proto;	 /* ICMP echo or UDP */
-	enum codec_opt opt;	 /* IP option */
+	uint8_t src_mac[6];		   /* Ethernet source */
+	uint8_t dst_mac[6];		   /* Ethernet destination (next hop) */
+	uint32_t saddr;			   /* IPv4 source, network order (may be spoofed) */
+	uint32_t daddr;			   /* IPv4 destination, network order */
+	uint8_t ttl;			   /* IP TTL (0 is allowed, the kernel would drop it) */
+	uint8_t tos;			   /* IP TOS byte */
+	uint8_t df;			   /* 1: set Don't Fragment */
+	uint8_t paris;			   /* 1: Paris mode, keep the L4 checksum constant */
+	uint16_t ip_id;			   /* IP identification */
+	enum codec_proto proto;		   /* ICMP echo or UDP */
+	enum codec_opt opt;		   /* IP option */
 	uint32_t ts_addr[RTRACE_TS_PAIRS]; /* CODEC_OPT_TS_PRESPEC addresses, network order */
-	uint8_t ts_naddr;	 /* how many of ts_addr are used, 1..4 */
-	uint16_t payload_len;	 /* bytes after the ICMP/UDP header, >= CODEC_PAYLOAD_MIN */
-	uint16_t icmp_id;	 /* ICMP echo identifier (instance id or RTRACE_SPOOF_ICMP_ID) */
-	uint16_t icmp_seq;	 /* ICMP echo sequence */
-	uint16_t sport;		 /* UDP source port */
-	uint16_t dport;		 /* UDP destination port */
-	uint32_t spoofer;	 /* cookie.spoofer: real address of the sender, network order */
-	uint32_t req;		 /* cookie.req: probe slot or request id */
-	uint32_t aux;		 /* cookie.aux: per-probe check value */
+	uint8_t ts_naddr;		   /* how many of ts_addr are used, 1..4 */
+	uint16_t payload_len; /* bytes after the ICMP/UDP header, >= CODEC_PAYLOAD_MIN */
+	uint16_t icmp_id;     /* ICMP echo identifier (instance id or RTRACE_SPOOF_ICMP_ID) */
+	uint16_t icmp_seq;    /* ICMP echo sequence */
+	uint16_t sport;	      /* UDP source port */
+	uint16_t dport;	      /* UDP destination port */
+	uint32_t spoofer;     /* cookie.spoofer: real address of the sender, network order */
+	uint32_t req;	      /* cookie.req: probe slot or request id */
+	uint32_t aux;	      /* cookie.aux: per-probe check value */
 };
 
 /*
@@ -95,32 +95,32 @@ int codec_build(void *buf, size_t cap, const struct codec_probe_spec *s);
 
 /* A prepared probe kind: the constant bytes plus where to patch them. */
 struct codec_tmpl {
-	uint16_t len;		 /* frame length */
-	uint16_t l3;		 /* offset of the IPv4 header */
-	uint16_t l4;		 /* offset of the ICMP/UDP header */
-	uint16_t pay;		 /* offset of the payload (the cookie) */
-	uint8_t proto;		 /* enum codec_proto */
-	uint8_t paris;		 /* Paris mode */
-	uint16_t ip_csum;	 /* IP header checksum of frame[], host order */
-	uint16_t l4_csum;	 /* ICMP/UDP checksum of frame[], host order */
-	uint16_t comp;		 /* Paris compensation word in frame[], host order */
-	uint32_t daddr;		 /* destination in frame[], network order */
-	uint8_t ttl;		 /* TTL in frame[] */
-	uint16_t ip_id;		 /* IP ID in frame[] */
-	uint16_t icmp_seq;	 /* ICMP sequence in frame[] */
-	uint32_t req;		 /* cookie.req in frame[] */
-	uint32_t aux;		 /* cookie.aux in frame[] */
+	uint16_t len;			/* frame length */
+	uint16_t l3;			/* offset of the IPv4 header */
+	uint16_t l4;			/* offset of the ICMP/UDP header */
+	uint16_t pay;			/* offset of the payload (the cookie) */
+	uint8_t proto;			/* enum codec_proto */
+	uint8_t paris;			/* Paris mode */
+	uint16_t ip_csum;		/* IP header checksum of frame[], host order */
+	uint16_t l4_csum;		/* ICMP/UDP checksum of frame[], host order */
+	uint16_t comp;			/* Paris compensation word in frame[], host order */
+	uint32_t daddr;			/* destination in frame[], network order */
+	uint8_t ttl;			/* TTL in frame[] */
+	uint16_t ip_id;			/* IP ID in frame[] */
+	uint16_t icmp_seq;		/* ICMP sequence in frame[] */
+	uint32_t req;			/* cookie.req in frame[] */
+	uint32_t aux;			/* cookie.aux in frame[] */
 	uint8_t frame[CODEC_FRAME_MAX]; /* the frame built from the spec */
 };
 
 /* The per-probe fields codec_tmpl_write() changes. */
 struct codec_patch {
-	uint32_t daddr;		 /* IPv4 destination, network order (options untouched) */
-	uint8_t ttl;		 /* IP TTL */
-	uint16_t ip_id;		 /* IP identification */
-	uint16_t icmp_seq;	 /* ICMP echo sequence (ignored for UDP) */
-	uint32_t req;		 /* cookie.req */
-	uint32_t aux;		 /* cookie.aux */
+	uint32_t daddr;	   /* IPv4 destination, network order (options untouched) */
+	uint8_t ttl;	   /* IP TTL */
+	uint16_t ip_id;	   /* IP identification */
+	uint16_t icmp_seq; /* ICMP echo sequence (ignored for UDP) */
+	uint32_t req;	   /* cookie.req */
+	uint32_t aux;	   /* cookie.aux */
 };
 
 /*

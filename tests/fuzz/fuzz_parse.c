@@ -24,7 +24,8 @@
 
 static void check(const uint8_t *f, size_t n)
 {
-	struct rtrace_match m = {.addr = 0, .icmp_id = 0x1234, .udp_sport = 45000, .accept_spoofed = 1};
+	struct rtrace_match m = {
+		.addr = 0, .icmp_id = 0x1234, .udp_sport = 45000, .accept_spoofed = 1};
 	struct rtrace_reply r;
 	uint32_t slot;
 	int rc;

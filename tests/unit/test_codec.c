@@ -147,9 +147,12 @@ Test(build, every_kind_has_valid_checksums_and_layout)
 			cr_assert_eq(f[14 + 8], 64);
 			cr_assert_eq(f[14 + 9], proto == CODEC_PROTO_ICMP ? 1 : 17);
 			cr_assert_eq(memcmp(f + 14 + 12, &s.saddr, 4), 0);
-			cr_assert_eq(len, 14 + 20 + (all_opts[o] == CODEC_OPT_NONE ? 0 : 
-				     all_opts[o] == CODEC_OPT_TS_ADDR ? 36 :
-				     all_opts[o] == CODEC_OPT_TS_PRESPEC ? 20 : 40) + 8 + 40);
+			cr_assert_eq(len, 14 + 20 +
+						  (all_opts[o] == CODEC_OPT_NONE	 ? 0
+						   : all_opts[o] == CODEC_OPT_TS_ADDR	 ? 36
+						   : all_opts[o] == CODEC_OPT_TS_PRESPEC ? 20
+											 : 40) +
+						  8 + 40);
 		}
 	}
 	base_spec(&s, CODEC_PROTO_ICMP, CODEC_OPT_RR);
@@ -400,8 +403,8 @@ Test(roundtrip, time_exceeded_quotes_probe)
 			for (int ql = 8; ql <= 64; ql += 56) {
 				for (int echo = 0; echo < 2; echo++) {
 					int plen, elen;
-					struct codec_patch p = {.daddr = A("10.9.0.7"), .ttl = 1,
-								.aux = 99};
+					struct codec_patch p = {
+						.daddr = A("10.9.0.7"), .ttl = 1, .aux = 99};
 					static struct codec_tmpl t;
 
 					base_spec(&s, proto, all_opts[o]);
@@ -423,7 +426,8 @@ Test(roundtrip, time_exceeded_quotes_probe)
 					cr_assert_eq(r.q.ip_id, p.ip_id);
 					cr_assert_eq(r.q.proto, proto ? 17 : 1);
 					cr_assert_eq(r.q.ihl * 4, hlen_of(probe));
-					cr_assert_eq(memcmp(r.q.l4, probe + 14 + hlen_of(probe), 8), 0);
+					cr_assert_eq(memcmp(r.q.l4, probe + 14 + hlen_of(probe), 8),
+						     0);
 					cr_assert_eq(codec_reply_is_ours(&r, &m), 1);
 					if (ql == 64) {
 						cr_assert(r.flags & RTRACE_F_COOKIE);
@@ -440,13 +444,15 @@ Test(roundtrip, time_exceeded_quotes_probe)
 					} else {
 						cr_assert_eq(r.icmp_id, 45000);
 						cr_assert_eq(r.icmp_seq, CODEC_UDP_DPORT);
-						cr_assert_eq(codec_reply_slot(&r, &slot), ql == 8 ? 1 : 0);
+						cr_assert_eq(codec_reply_slot(&r, &slot),
+							     ql == 8 ? 1 : 0);
 						cr_assert_eq(slot, ql == 8 ? 0x0123 : 0x00050123);
 					}
 					if (all_opts[o] == CODEC_OPT_RR) {
 						cr_assert(r.flags & RTRACE_F_Q_RR);
 						cr_assert_eq(!!(r.flags & RTRACE_F_RR), echo);
-						/* outer RR (router recorded) or the empty quoted one */
+						/* outer RR (router recorded) or the empty quoted
+						 * one */
 						cr_assert_eq(r.rr.count, echo ? 1 : 0);
 						if (echo)
 							cr_assert_eq(r.rr.addr[0], router);

@@ -17,11 +17,11 @@
 #define A(s) inet_addr(s)
 
 enum base {
-	B_ECHO_NONE,	/* echo reply, no option (hlen 20) */
-	B_ECHO_RR,	/* echo reply, NOP + RR (hlen 60, RR at ip+21) */
-	B_ECHO_TSADDR,	/* echo reply, TS tsandaddr (hlen 56, TS at ip+20) */
-	B_TE_NONE,	/* time exceeded quoting an optionless ICMP probe, 8 bytes */
-	B_TE_RR,	/* time exceeded quoting an RR probe, 64 bytes (quote at 42) */
+	B_ECHO_NONE,   /* echo reply, no option (hlen 20) */
+	B_ECHO_RR,     /* echo reply, NOP + RR (hlen 60, RR at ip+21) */
+	B_ECHO_TSADDR, /* echo reply, TS tsandaddr (hlen 56, TS at ip+20) */
+	B_TE_NONE,     /* time exceeded quoting an optionless ICMP probe, 8 bytes */
+	B_TE_RR,       /* time exceeded quoting an RR probe, 64 bytes (quote at 42) */
 	B_MAX,
 };
 
@@ -30,10 +30,19 @@ static int make_base(enum base b, uint8_t *f)
 	static const enum codec_opt opt[B_MAX] = {CODEC_OPT_NONE, CODEC_OPT_RR, CODEC_OPT_TS_ADDR,
 						  CODEC_OPT_NONE, CODEC_OPT_RR};
 	struct codec_probe_spec s = {
-		.src_mac = {2, 0, 0, 0, 0, 1}, .dst_mac = {2, 0, 0, 0, 0, 2},
-		.saddr = A("10.1.0.1"), .daddr = A("10.9.0.7"), .ttl = 9, .opt = opt[b],
-		.payload_len = 40, .icmp_id = 0x1234, .icmp_seq = 3, .ip_id = 1,
-		.spoofer = A("10.1.0.1"), .req = 3, .aux = 5,
+		.src_mac = {2, 0, 0, 0, 0, 1},
+		.dst_mac = {2, 0, 0, 0, 0, 2},
+		.saddr = A("10.1.0.1"),
+		.daddr = A("10.9.0.7"),
+		.ttl = 9,
+		.opt = opt[b],
+		.payload_len = 40,
+		.icmp_id = 0x1234,
+		.icmp_seq = 3,
+		.ip_id = 1,
+		.spoofer = A("10.1.0.1"),
+		.req = 3,
+		.aux = 5,
 	};
 	uint8_t probe[CODEC_FRAME_MAX];
 	int len = codec_build(probe, sizeof(probe), &s);
@@ -64,6 +73,14 @@ static void fix_ip(uint8_t *f, int len)
 #define IP 14 /* outer IPv4 header */
 #define Q 42  /* quoted IPv4 header in B_TE_* (outer hlen 20) */
 
+/*
+ * The mutations and the table stay one line each: a table reads better than
+ * 45 four-line functions.
+ */
+/* clang-format off */
+#define MUT(name) static void name(__attribute__((unused)) uint8_t *f, \
+				   __attribute__((unused)) int *len)
+
 struct bad {
 	const char *name;
 	enum base base;
@@ -72,23 +89,23 @@ struct bad {
 	void (*mut)(uint8_t *f, int *len);
 };
 
-static void ihl4(uint8_t *f, int *len) { (void)len; f[IP] = 0x44; }
-static void ihl_past_frame(uint8_t *f, int *len) { f[IP] = 0x4f; put16(f + IP + 2, 56); *len = IP + 56; }
-static void version6(uint8_t *f, int *len) { (void)len; f[IP] = 0x65; }
-static void totlen_past_frame(uint8_t *f, int *len) { put16(f + IP + 2, *len - IP + 1); }
-static void totlen_below_ihl(uint8_t *f, int *len) { (void)len; put16(f + IP + 2, 19); }
-static void bad_ip_csum(uint8_t *f, int *len) { (void)len; f[IP + 10] ^= 0x40; }
-static void short_frame(uint8_t *f, int *len) { (void)f; *len = IP + 19; }
-static void rr_len1(uint8_t *f, int *len) { (void)len; f[IP + 22] = 1; }
-static void other_len0(uint8_t *f, int *len) { (void)len; f[IP + 20] = 0x94; f[IP + 21] = 0; }
-static void rr_len_past_ihl(uint8_t *f, int *len) { (void)len; f[IP + 22] = 40; }
-static void opt_len_byte_missing(uint8_t *f, int *len) { (void)len; f[IP + 22] = 38; f[IP + 59] = 0x44; }
-static void rr_ptr3(uint8_t *f, int *len) { (void)len; f[IP + 23] = 3; }
-static void rr_ptr_misaligned(uint8_t *f, int *len) { (void)len; f[IP + 23] = 9; }
-static void rr_ptr_past_len(uint8_t *f, int *len) { (void)len; f[IP + 23] = 44; }
+MUT(ihl4) { f[IP] = 0x44; }
+MUT(ihl_past_frame) { f[IP] = 0x4f; put16(f + IP + 2, 56); *len = IP + 56; }
+MUT(version6) { f[IP] = 0x65; }
+MUT(totlen_past_frame) { put16(f + IP + 2, *len - IP + 1); }
+MUT(totlen_below_ihl) { put16(f + IP + 2, 19); }
+MUT(bad_ip_csum) { f[IP + 10] ^= 0x40; }
+MUT(short_frame) { *len = IP + 19; }
+MUT(rr_len1) { f[IP + 22] = 1; }
+MUT(other_len0) { f[IP + 20] = 0x94; f[IP + 21] = 0; }
+MUT(rr_len_past_ihl) { f[IP + 22] = 40; }
+MUT(opt_len_byte_missing) { f[IP + 22] = 38; f[IP + 59] = 0x44; }
+MUT(rr_ptr3) { f[IP + 23] = 3; }
+MUT(rr_ptr_misaligned) { f[IP + 23] = 9; }
+MUT(rr_ptr_past_len) { f[IP + 23] = 44; }
 /* CVE-2017-13022 class: a short RR whose pointer claims slots it has not */
-static void rr_short_ptr_beyond(uint8_t *f, int *len) { (void)len; f[IP + 22] = 5; f[IP + 23] = 8; f[IP + 26] = 1; f[IP + 27] = 0; }
-static void rr_len2(uint8_t *f, int *len) { (void)len; f[IP + 22] = 2; f[IP + 23] = 1; }
+MUT(rr_short_ptr_beyond) { f[IP + 22] = 5; f[IP + 23] = 8; f[IP + 26] = 1; f[IP + 27] = 0; }
+MUT(rr_len2) { f[IP + 22] = 2; f[IP + 23] = 1; }
 static void dup_rr(uint8_t *f, int *len)
 {
 	(void)len;
@@ -108,36 +125,40 @@ static void dup_ts(uint8_t *f, int *len)
 	f[IP + 38] = 5;
 	f[IP + 39] = 1;
 }
-static void ts_ptr4(uint8_t *f, int *len) { (void)len; f[IP + 22] = 4; }
-static void ts_ptr_past_len(uint8_t *f, int *len) { (void)len; f[IP + 22] = 45; }
-static void ts_ptr_misaligned(uint8_t *f, int *len) { (void)len; f[IP + 22] = 17; }
-static void ts_flag2(uint8_t *f, int *len) { (void)len; f[IP + 23] = 2; }
-static void ts_len3(uint8_t *f, int *len) { (void)len; f[IP + 21] = 3; f[IP + 22] = 4; }
+MUT(ts_ptr4) { f[IP + 22] = 4; }
+MUT(ts_ptr_past_len) { f[IP + 22] = 45; }
+MUT(ts_ptr_misaligned) { f[IP + 22] = 17; }
+MUT(ts_flag2) { f[IP + 23] = 2; }
+MUT(ts_len3) { f[IP + 21] = 3; f[IP + 22] = 4; }
 /* CVE-2017-13037 class: a short tsandaddr whose pointer runs past it */
-static void ts_short_ptr_beyond(uint8_t *f, int *len) { (void)len; f[IP + 21] = 8; f[IP + 22] = 13; f[IP + 28] = 1; f[IP + 29] = 0; }
-static void icmp_truncated(uint8_t *f, int *len) { (void)len; put16(f + IP + 2, 20 + 4); }
-static void quote_truncated(uint8_t *f, int *len) { (void)len; put16(f + IP + 2, 20 + 8 + 10); }
-static void quote_ihl4(uint8_t *f, int *len) { (void)len; f[Q] = 0x44; }
-static void quote_version6(uint8_t *f, int *len) { (void)len; f[Q] = 0x65; }
-static void quote_ihl_past_quote(uint8_t *f, int *len) { (void)len; f[Q] = 0x4f; }
-static void quote_l4_short(uint8_t *f, int *len) { put16(f + IP + 2, *len - IP - 1); }
-static void quote_rr_ptr_bad(uint8_t *f, int *len) { (void)len; f[Q + 23] = 3; }
-static void quote_rr_len_past_ihl(uint8_t *f, int *len) { (void)len; f[Q + 22] = 41; }
-static void quote_opt_len0(uint8_t *f, int *len) { (void)len; f[Q + 20] = 0x83; f[Q + 21] = 0; }
+MUT(ts_short_ptr_beyond) { f[IP + 21] = 8; f[IP + 22] = 13; f[IP + 28] = 1; f[IP + 29] = 0; }
+MUT(icmp_truncated) { put16(f + IP + 2, 20 + 4); }
+MUT(quote_truncated) { put16(f + IP + 2, 20 + 8 + 10); }
+MUT(quote_ihl4) { f[Q] = 0x44; }
+MUT(quote_version6) { f[Q] = 0x65; }
+MUT(quote_ihl_past_quote) { f[Q] = 0x4f; }
+MUT(quote_l4_short) { put16(f + IP + 2, *len - IP - 1); }
+MUT(quote_rr_ptr_bad) { f[Q + 23] = 3; }
+MUT(quote_rr_len_past_ihl) { f[Q + 22] = 41; }
+MUT(quote_opt_len0) { f[Q + 20] = 0x83; f[Q + 21] = 0; }
 /* not replies */
-static void arp(uint8_t *f, int *len) { (void)len; put16(f + 12, 0x0806); }
-static void tcp(uint8_t *f, int *len) { (void)len; f[IP + 9] = 6; }
-static void echo_request(uint8_t *f, int *len) { (void)len; f[IP + 20] = 8; }
-static void redirect(uint8_t *f, int *len) { (void)len; f[IP + 20] = 5; }
-static void later_fragment(uint8_t *f, int *len) { (void)len; put16(f + IP + 6, 0x0010); }
-static void tiny(uint8_t *f, int *len) { (void)f; *len = 10; }
+MUT(arp) { put16(f + 12, 0x0806); }
+MUT(tcp) { f[IP + 9] = 6; }
+MUT(echo_request) { f[IP + 20] = 8; }
+MUT(redirect) { f[IP + 20] = 5; }
+MUT(later_fragment) { put16(f + IP + 6, 0x0010); }
+MUT(tiny) { *len = 10; }
 /* valid oddities */
-static void first_fragment(uint8_t *f, int *len) { (void)len; put16(f + IP + 6, 0x2000); }
-static void trailing_padding(uint8_t *f, int *len) { memset(f + *len, 0, 6); *len += 6; }
-static void router_alert(uint8_t *f, int *len) { (void)len; f[IP + 21] = 0x94; f[IP + 22] = 4; f[IP + 23] = 0; f[IP + 24] = 0; f[IP + 25] = 7; f[IP + 26] = 30; f[IP + 27] = 4; }
-static void rr_full(uint8_t *f, int *len) { (void)len; f[IP + 23] = 40; }
-static void rr_empty_len3(uint8_t *f, int *len) { (void)len; f[IP + 22] = 3; f[IP + 23] = 4; }
-static void ts_full_overflow(uint8_t *f, int *len) { (void)len; f[IP + 22] = 37; f[IP + 23] = 0xf1; }
+MUT(first_fragment) { put16(f + IP + 6, 0x2000); }
+MUT(trailing_padding) { memset(f + *len, 0, 6); *len += 6; }
+MUT(router_alert)
+{	/* router alert (4 bytes) at 21, then RR len 30 at 25 */
+	f[IP + 21] = 0x94; f[IP + 22] = 4; f[IP + 23] = 0; f[IP + 24] = 0;
+	f[IP + 25] = 7; f[IP + 26] = 30; f[IP + 27] = 4;
+}
+MUT(rr_full) { f[IP + 23] = 40; }
+MUT(rr_empty_len3) { f[IP + 22] = 3; f[IP + 23] = 4; }
+MUT(ts_full_overflow) { f[IP + 22] = 37; f[IP + 23] = 0xf1; }
 
 static const struct bad table[] = {
 	{"IHL < 5", B_ECHO_NONE, -EBADMSG, 0, ihl4},
@@ -186,6 +207,7 @@ static const struct bad table[] = {
 	{"RR with no slots", B_ECHO_RR, 1, 0, rr_empty_len3},
 	{"TS full with overflow 15", B_ECHO_TSADDR, 1, 0, ts_full_overflow},
 };
+/* clang-format on */
 
 static int all_zero(const void *p, size_t n)
 {

@@ -163,7 +163,8 @@ static void build_all(void)
 	/* the probes themselves */
 	spec(&s, CODEC_PROTO_ICMP, CODEC_OPT_RR);
 	p = add(probe, codec_build(probe, sizeof(probe), &s));
-	want(p, "options (NOP,RR 0.0.0.0 0.0.0.0 0.0.0.0 0.0.0.0 0.0.0.0 0.0.0.0 0.0.0.0 0.0.0.0 0.0.0.0)");
+	want(p, "options (NOP,RR 0.0.0.0 0.0.0.0 0.0.0.0 0.0.0.0 0.0.0.0 0.0.0.0 0.0.0.0 0.0.0.0 "
+		"0.0.0.0)");
 	want(p, "10.1.0.1 > 10.9.0.7: ICMP echo request, id 4660, seq 7, length 48");
 	want(p, "ttl 64, id 119");
 	spec(&s, CODEC_PROTO_ICMP, CODEC_OPT_TS_PRESPEC);
@@ -191,7 +192,8 @@ static void build_all(void)
 	want(p, "10.5.0.1 > 10.1.0.1: ICMP time exceeded in-transit");
 	rr_text(buf, sizeof(buf), &r.rr);
 	want(p, buf);
-	want(p, "ttl 1, id 119, offset 0, flags [none], proto ICMP (1), length 108, options (NOP,RR 0.0.0.0");
+	want(p, "ttl 1, id 119, offset 0, flags [none], proto ICMP (1), length 108, options "
+		"(NOP,RR 0.0.0.0");
 	snprintf(buf, sizeof(buf), "ICMP echo request, id %u, seq %u", r.icmp_id, r.icmp_seq);
 	want(p, buf);
 
@@ -204,8 +206,8 @@ static void build_all(void)
 		s.paris = 1;
 		cr_assert_eq(codec_tmpl_init(&t, &s), 0);
 		for (int i = 0; i < 3; i++) {
-			struct codec_patch pa = {.daddr = htonl(0x0a090000 + 7 + i), .ttl = 1 + i,
-						 .aux = 12345 * i};
+			struct codec_patch pa = {
+				.daddr = htonl(0x0a090000 + 7 + i), .ttl = 1 + i, .aux = 12345 * i};
 
 			codec_patch_set_slot(&pa, proto, 0x10000 * i + 5 + i);
 			len = codec_tmpl_write(&t, f, &pa);
@@ -213,11 +215,12 @@ static void build_all(void)
 			snprintf(buf, sizeof(buf), "ttl %d, id %u", 1 + i, pa.ip_id);
 			want(p, buf);
 			if (proto)
-				snprintf(buf, sizeof(buf), "10.1.0.1.45000 > %s.33435: [udp sum ok]",
-					 ip(pa.daddr));
+				snprintf(buf, sizeof(buf),
+					 "10.1.0.1.45000 > %s.33435: [udp sum ok]", ip(pa.daddr));
 			else
-				snprintf(buf, sizeof(buf), "> %s: ICMP echo request, id 4660, seq %u",
-					 ip(pa.daddr), pa.icmp_seq);
+				snprintf(buf, sizeof(buf),
+					 "> %s: ICMP echo request, id 4660, seq %u", ip(pa.daddr),
+					 pa.icmp_seq);
 			want(p, buf);
 		}
 	}

@@ -109,27 +109,31 @@ static void check_btf(const struct btf *btf, const char *name, unsigned size,
 	}
 }
 
-#define M(t, f) {#f, offsetof(struct t, f)}
+#define M(t, f)                                                                                    \
+	{                                                                                          \
+#f, offsetof(struct t, f)                                                          \
+	}
 
 Test(wire, bpf_object_sees_the_same_layout)
 {
 	static const struct member reply[] = {
-		M(rtrace_reply, rx_ns),	    M(rtrace_reply, saddr),    M(rtrace_reply, daddr),
-		M(rtrace_reply, ifindex),   M(rtrace_reply, flags),    M(rtrace_reply, ip_id),
-		M(rtrace_reply, tot_len),   M(rtrace_reply, ttl),      M(rtrace_reply, tos),
-		M(rtrace_reply, kind),	    M(rtrace_reply, icmp_type), M(rtrace_reply, icmp_code),
-		M(rtrace_reply, pad0),	    M(rtrace_reply, icmp_id),  M(rtrace_reply, icmp_seq),
-		M(rtrace_reply, rr),	    M(rtrace_reply, ts),       M(rtrace_reply, q),
+		M(rtrace_reply, rx_ns),	  M(rtrace_reply, saddr),     M(rtrace_reply, daddr),
+		M(rtrace_reply, ifindex), M(rtrace_reply, flags),     M(rtrace_reply, ip_id),
+		M(rtrace_reply, tot_len), M(rtrace_reply, ttl),	      M(rtrace_reply, tos),
+		M(rtrace_reply, kind),	  M(rtrace_reply, icmp_type), M(rtrace_reply, icmp_code),
+		M(rtrace_reply, pad0),	  M(rtrace_reply, icmp_id),   M(rtrace_reply, icmp_seq),
+		M(rtrace_reply, rr),	  M(rtrace_reply, ts),	      M(rtrace_reply, q),
 		M(rtrace_reply, cookie),
 	};
 	static const struct member match[] = {
-		M(rtrace_match, addr), M(rtrace_match, icmp_id), M(rtrace_match, udp_sport),
-		M(rtrace_match, accept_spoofed), M(rtrace_match, pad),
+		M(rtrace_match, addr),	    M(rtrace_match, icmp_id),
+		M(rtrace_match, udp_sport), M(rtrace_match, accept_spoofed),
+		M(rtrace_match, pad),
 	};
 	static const struct member ts[] = {
-		M(rtrace_ts, len),   M(rtrace_ts, ptr),	  M(rtrace_ts, flags), M(rtrace_ts, overflow),
-		M(rtrace_ts, count), M(rtrace_ts, slots), M(rtrace_ts, pad),   M(rtrace_ts, addr),
-		M(rtrace_ts, stamp),
+		M(rtrace_ts, len),	M(rtrace_ts, ptr),   M(rtrace_ts, flags),
+		M(rtrace_ts, overflow), M(rtrace_ts, count), M(rtrace_ts, slots),
+		M(rtrace_ts, pad),	M(rtrace_ts, addr),  M(rtrace_ts, stamp),
 	};
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "classify");
 	struct bpf_object *obj;

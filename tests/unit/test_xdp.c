@@ -310,8 +310,8 @@ Test(xdp, parity_with_user_space_on_corrupted_frames, .timeout = 120)
 		rc = codec_parse_frame(f, len, &want);
 		want_v = rc == 1 && codec_reply_is_ours(&want, &m) ? XDP_DROP_ : XDP_PASS_;
 		v = run(&g, f, len);
-		cr_assert_eq(v, want_v, "iteration %d: XDP %d, user space %d (rc %d)", i, v,
-			     want_v, rc);
+		cr_assert_eq(v, want_v, "iteration %d: XDP %d, user space %d (rc %d)", i, v, want_v,
+			     rc);
 		bad += rc == -EBADMSG;
 		nrec = 0;
 		ring_buffer__consume(g.rb);
