@@ -64,30 +64,41 @@ static void cfg_for(struct revtr_cfg *cfg, int dst)
 	cfg->nagents = (size_t)nagents;
 }
 
-/* Run the revtr against the model; answer in request order or reversed. */
-static const struct revtr_report *drive(struct revtr *rt, int reverse)
+/*
+ * Run the revtr against the model. Requests handed out join a pool; one is
+ * answered per round, the oldest (lifo 0) or the newest (lifo 1), and the
+ * core is asked for new requests after every answer, so results arrive
+ * interleaved with others still outstanding.
+ */
+static const struct revtr_report *drive(struct revtr *rt, int lifo)
 {
-	struct revtr_req q[32];
+	struct revtr_req pool[64], r;
 	struct revtr_result res;
-	int it, k, i, err;
+	int it, k, n = 0, err;
 
-	for (it = 0; it < 500 && !revtr_done(rt); it++) {
-		k = revtr_next_requests(rt, q, 32);
-		if (!k && revtr_done(rt))
+	for (it = 0; it < 1000 && !revtr_done(rt); it++) {
+		k = revtr_next_requests(rt, pool + n, 64 - n);
+		cr_assert(k >= 0);
+		n += k;
+		cr_assert_eq(revtr_outstanding(rt), n, "outstanding %d, pool %d",
+			     revtr_outstanding(rt), n);
+		if (!n) {
+			cr_assert(revtr_done(rt), "no requests while running");
 			break;
-		cr_assert(k > 0, "no requests while running (outstanding %d)",
-			  revtr_outstanding(rt));
-		for (i = 0; i < k; i++) {
-			const struct revtr_req *r = &q[reverse ? k - 1 - i : i];
-
-			cr_assert_eq(r->src, m_addr(&M, C));
-			m_answer(&M, r, &res);
-			err = revtr_on_result(rt, r->id, &res);
-			cr_assert(err == 0 || (err == -ENOENT && revtr_done(rt)), "on_result %d",
-				  err);
 		}
+		if (lifo) {
+			r = pool[--n];
+		} else {
+			r = pool[0];
+			memmove(pool, pool + 1, --n * sizeof(pool[0]));
+		}
+		cr_assert_eq(r.src, m_addr(&M, C));
+		m_answer(&M, &r, &res);
+		err = revtr_on_result(rt, r.id, &res);
+		cr_assert(err == 0 || (err == -ENOENT && revtr_done(rt)), "on_result %d", err);
 	}
 	cr_assert(revtr_done(rt), "did not finish");
+	cr_assert_eq(revtr_outstanding(rt), 0);
 	if (M.verbose) {
 		char buf[4096];
 
@@ -223,7 +234,7 @@ Test(revtr, gateway_learnt_from_forward_trace)
 	revtr_free(rt);
 }
 
-Test(revtr, far_needs_spoofed_rr_from_near_vp)
+static void sc_far_needs_spoofed_rr_from_near_vp(int lifo)
 {
 	struct revtr_cfg cfg;
 	struct revtr_kb *kb;
@@ -237,7 +248,7 @@ Test(revtr, far_needs_spoofed_rr_from_near_vp)
 	cfg_for(&cfg, D);
 	cfg.kb = kb;
 	rt = revtr_new(&cfg);
-	r = drive(rt, 0);
+	r = drive(rt, lifo);
 	cr_assert_eq(r->stop, REVTR_REACHES, "%s", r->fail_reason);
 	assert_truth(r, D);
 	assert_path(r, "D A8 A7 A6 A5 A4 A3 A2 A1 G");
@@ -263,7 +274,7 @@ Test(revtr, far_needs_spoofed_rr_from_near_vp)
 	cfg.kb = kb;
 	cfg.spoof_batch = 1;
 	rt = revtr_new(&cfg);
-	r = drive(rt, 0);
+	r = drive(rt, lifo);
 	cr_assert_eq(r->stop, REVTR_REACHES, "%s", r->fail_reason);
 	assert_truth(r, D2);
 	cr_assert_eq(r->probes.spoof_rr, 1);
@@ -275,7 +286,13 @@ Test(revtr, far_needs_spoofed_rr_from_near_vp)
 	revtr_kb_free(kb);
 }
 
-Test(revtr, atlas_intersection_via_rr_and_via_mate)
+Test(revtr, far_needs_spoofed_rr_from_near_vp)
+{
+	sc_far_needs_spoofed_rr_from_near_vp(0);
+	sc_far_needs_spoofed_rr_from_near_vp(1);
+}
+
+static void sc_atlas_intersection_via_rr_and_via_mate(int lifo)
 {
 	struct revtr_cfg cfg;
 	struct revtr *rt;
@@ -288,7 +305,7 @@ Test(revtr, atlas_intersection_via_rr_and_via_mate)
 		M.no_atlas_rr = pass; /* pass 1: only the /30 mate of A4's address */
 		cfg_for(&cfg, D);
 		rt = revtr_new(&cfg);
-		r = drive(rt, 0);
+		r = drive(rt, lifo);
 		cr_assert_eq(r->stop, REVTR_REACHES, "%s", r->fail_reason);
 		assert_truth(r, D);
 		cr_assert_eq(r->probes.rr, 1, "the client's RR ping to A3 is not needed");
@@ -298,6 +315,12 @@ Test(revtr, atlas_intersection_via_rr_and_via_mate)
 				     "hop %zu: %s", i + 1, revtr_hop_type_name(r->hops[i].type));
 		revtr_free(rt);
 	}
+}
+
+Test(revtr, atlas_intersection_via_rr_and_via_mate)
+{
+	sc_atlas_intersection_via_rr_and_via_mate(0);
+	sc_atlas_intersection_via_rr_and_via_mate(1);
 }
 
 Test(revtr, atlas_exact_and_budget_excludes_atlas)
@@ -339,7 +362,7 @@ Test(revtr, atlas_exact_and_budget_excludes_atlas)
 }
 
 /* C - G - B1 - B2 - B3 - D, B3 drops packets with RR (not TS). */
-Test(revtr, ts_adjacency_when_rr_is_dropped)
+static void sc_ts_adjacency_when_rr_is_dropped(int lifo)
 {
 	static const enum revtr_hop_type t[] = {
 		REVTR_HOP_DST_REV_SEGMENT,    REVTR_HOP_TS_ADJ_REV_SEGMENT,
@@ -359,7 +382,7 @@ Test(revtr, ts_adjacency_when_rr_is_dropped)
 	m_build(&M);
 	cfg_for(&cfg, D);
 	rt = revtr_new(&cfg);
-	r = drive(rt, 0);
+	r = drive(rt, lifo);
 	cr_assert_eq(r->stop, REVTR_REACHES, "%s", r->fail_reason);
 	assert_truth(r, D);
 	assert_types(r, t, 5);
@@ -367,12 +390,18 @@ Test(revtr, ts_adjacency_when_rr_is_dropped)
 	revtr_free(rt);
 }
 
+Test(revtr, ts_adjacency_when_rr_is_dropped)
+{
+	sc_ts_adjacency_when_rr_is_dropped(0);
+	sc_ts_adjacency_when_rr_is_dropped(1);
+}
+
 /*
  * D drops RR. The client's forward path to D crosses X, which drops TS; D's
  * reverse path and VN's path avoid it: the direct TS check times out, the
  * spoofed one works.
  */
-Test(revtr, spoofed_ts_adjacency)
+static void sc_spoofed_ts_adjacency(int lifo)
 {
 	struct revtr_cfg cfg;
 	struct revtr *rt;
@@ -394,7 +423,7 @@ Test(revtr, spoofed_ts_adjacency)
 	add_agent(VN, REVTR_AGENT_SPOOF);
 	cfg_for(&cfg, D);
 	rt = revtr_new(&cfg);
-	r = drive(rt, 0);
+	r = drive(rt, lifo);
 	cr_assert_eq(r->stop, REVTR_REACHES, "%s", r->fail_reason);
 	assert_truth(r, D);
 	cr_assert_eq(r->hops[1].type, REVTR_HOP_SPOOF_TS_ADJ_REV_SEGMENT, "%s",
@@ -403,8 +432,14 @@ Test(revtr, spoofed_ts_adjacency)
 	revtr_free(rt);
 }
 
+Test(revtr, spoofed_ts_adjacency)
+{
+	sc_spoofed_ts_adjacency(0);
+	sc_spoofed_ts_adjacency(1);
+}
+
 /* D drops every packet with options: symmetry is assumed and marked. */
-Test(revtr, symmetry_fallback_marked_and_cached_unresponsive)
+static void sc_symmetry_fallback_marked_and_cached_unresponsive(int lifo)
 {
 	static const enum revtr_hop_type t[] = {
 		REVTR_HOP_DST_REV_SEGMENT,
@@ -431,7 +466,7 @@ Test(revtr, symmetry_fallback_marked_and_cached_unresponsive)
 	cfg_for(&cfg, D);
 	cfg.kb = kb;
 	rt = revtr_new(&cfg);
-	r = drive(rt, 0);
+	r = drive(rt, lifo);
 	cr_assert_eq(r->stop, REVTR_REACHES, "%s", r->fail_reason);
 	assert_path(r, "D R2 R1 G");
 	assert_types(r, t, 4);
@@ -448,7 +483,7 @@ Test(revtr, symmetry_fallback_marked_and_cached_unresponsive)
 	cfg.kb = kb;
 	cfg.flags |= REVTR_NO_CACHE;
 	rt = revtr_new(&cfg);
-	r = drive(rt, 0);
+	r = drive(rt, lifo);
 	cr_assert_eq(r->stop, REVTR_REACHES, "%s", r->fail_reason);
 	assert_types(r, t, 4);
 	cr_assert_eq(r->probes.total, 1, "%u probes", r->probes.total);
@@ -459,7 +494,7 @@ Test(revtr, symmetry_fallback_marked_and_cached_unresponsive)
 	cfg_for(&cfg, D);
 	cfg.kb = kb;
 	rt = revtr_new(&cfg);
-	r = drive(rt, 0);
+	r = drive(rt, lifo);
 	cr_assert_eq(r->stop, REVTR_REACHES, "%s", r->fail_reason);
 	assert_path(r, "D R2 R1 G");
 	assert_types(r, t, 4);
@@ -467,6 +502,12 @@ Test(revtr, symmetry_fallback_marked_and_cached_unresponsive)
 	cr_assert(r->hops[1].from_cache && r->hops[3].from_cache);
 	revtr_free(rt);
 	revtr_kb_free(kb);
+}
+
+Test(revtr, symmetry_fallback_marked_and_cached_unresponsive)
+{
+	sc_symmetry_fallback_marked_and_cached_unresponsive(0);
+	sc_symmetry_fallback_marked_and_cached_unresponsive(1);
 }
 
 Test(revtr, options_dropping_destination_without_symmetry_fails)
@@ -491,7 +532,7 @@ Test(revtr, options_dropping_destination_without_symmetry_fails)
 	revtr_free(rt);
 }
 
-Test(revtr, agent_at_destination)
+static void sc_agent_at_destination(int lifo)
 {
 	struct revtr_cfg cfg;
 	struct revtr *rt;
@@ -502,7 +543,7 @@ Test(revtr, agent_at_destination)
 	add_agent(D, 0);
 	cfg_for(&cfg, D);
 	rt = revtr_new(&cfg);
-	r = drive(rt, 0);
+	r = drive(rt, lifo);
 	cr_assert_eq(r->stop, REVTR_REACHES, "%s", r->fail_reason);
 	assert_truth(r, D);
 	for (i = 1; i < r->nhops; i++)
@@ -510,6 +551,12 @@ Test(revtr, agent_at_destination)
 	cr_assert_eq(r->probes.agent, 5);
 	cr_assert_eq(r->probes.rr, 0);
 	revtr_free(rt);
+}
+
+Test(revtr, agent_at_destination)
+{
+	sc_agent_at_destination(0);
+	sc_agent_at_destination(1);
 }
 
 static uint32_t loop_d, loop_r2;
@@ -596,7 +643,7 @@ Test(revtr, max_hops)
 	revtr_free(rt);
 }
 
-Test(revtr, unreachable_destination)
+static void sc_unreachable_destination(int lifo)
 {
 	struct revtr_cfg cfg;
 	struct revtr *rt;
@@ -613,13 +660,19 @@ Test(revtr, unreachable_destination)
 	add_agent(VN, REVTR_AGENT_SPOOF);
 	cfg_for(&cfg, D);
 	rt = revtr_new(&cfg);
-	r = drive(rt, 0);
+	r = drive(rt, lifo);
 	cr_assert_eq(r->stop, REVTR_FAILED);
 	cr_assert_eq(r->nhops, 1);
 	cr_assert_eq(r->hops[0].type, REVTR_HOP_DST_REV_SEGMENT);
 	cr_assert(strstr(r->fail_reason, "no technique found the hop after 10.200.0.2"), "%s",
 		  r->fail_reason);
 	revtr_free(rt);
+}
+
+Test(revtr, unreachable_destination)
+{
+	sc_unreachable_destination(0);
+	sc_unreachable_destination(1);
 }
 
 Test(revtr, ts_stamp_everything_host_is_not_trusted)
