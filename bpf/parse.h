@@ -16,6 +16,9 @@
  * ICMP header or quoted IPv4 header (+ 8 bytes) truncated. On SKIP and BAD
  * *r holds garbage and must not be used (the user-space wrapper zeroes it).
  * All values come out in host order except IPv4 addresses (network order).
+ * The IP header checksum is verified; the ICMP checksum is not (that would
+ * be a loop over the whole payload in XDP for little gain: a corrupted reply
+ * still has to match a probe slot and its cookie).
  *
  * Verifier notes: every access is checked against data_end right before it,
  * every loop has a constant bound, every offset is bounded by a constant.

@@ -89,7 +89,9 @@ int codec_frame_len(const struct codec_probe_spec *s);
  * Write the whole frame @s describes (Ethernet, IPv4 with checksum, option,
  * ICMP/UDP with checksum, cookie, Paris word, zero padding) into @buf.
  * Returns the frame length, -EINVAL for an invalid spec, -ENOSPC if @cap is
- * too small.
+ * too small. The RR option goes out empty: unlike a probe sent through the
+ * local IP stack (ping -R), a frame written to a packet socket does not get
+ * the sender's own address in the first slot.
  */
 int codec_build(void *buf, size_t cap, const struct codec_probe_spec *s);
 
