@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rtrace/revtr.h"
@@ -252,4 +253,114 @@ Test(revtr_kb, text_output)
 			      " 3  *                TR_TO_SRC_REV_SEGMENT          (cached)\n"
 			      "FAILED: say \"why\" ; 3 probes (agent 0, rr 2, spoof_rr 0, ts 1, "
 			      "spoof_ts 0, trace 0, atlas 0); 1.500 s\n");
+}
+
+/* xorshift32, deterministic */
+static uint32_t rnd_state = 2463534242u;
+
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 17;
+	rnd_state ^= rnd_state << 5;
+	return rnd_state % n;
+}
+
+/* An address from a small pool, so that hops repeat, loop and meet. */
+static uint32_t rnd_addr(const struct revtr_req *q)
+{
+	switch (rnd(12)) {
+	case 0:
+		return q->target;
+	case 1:
+		return A(2); /* the client */
+	case 2:
+		return 0;
+	default:
+		return A(10 + rnd(24));
+	}
+}
+
+/*
+ * A backend that answers nonsense: random status, RR slots, stamps and
+ * traces over a small address pool. Whatever it says, the core finishes,
+ * never repeats a router, explains every failure and types every hop.
+ */
+Test(revtr_kb, random_backend_properties)
+{
+	struct revtr_agent ag[4] = {
+		{A(50), REVTR_AGENT_SPOOF | REVTR_AGENT_TRACE},
+		{A(51), REVTR_AGENT_SPOOF},
+		{A(12), 0},
+		{A(53), REVTR_AGENT_TRACE},
+	};
+	struct revtr_kb *kb = revtr_kb_new(A(2));
+	struct revtr_trace_hop th[40];
+	struct revtr_req q[64];
+	struct revtr_result res;
+	int run, it, k, i, j;
+
+	for (run = 0; run < 400; run++) {
+		const struct revtr_report *r;
+		struct revtr_cfg cfg;
+		struct revtr *rt;
+		char buf[8192];
+
+		revtr_cfg_init(&cfg);
+		cfg.client = A(2);
+		cfg.client_gw = run % 3 ? A(1) : 0;
+		cfg.dst = A(10 + rnd(24));
+		cfg.agents = ag;
+		cfg.nagents = 4;
+		cfg.kb = run % 2 ? kb : NULL;
+		cfg.max_probes = rnd(3) ? 0 : 1 + rnd(30);
+		cfg.flags = rnd(4) ? 0 : rnd(128);
+		rt = revtr_new(&cfg);
+		cr_assert_not_null(rt);
+		for (it = 0; it < 2000 && !revtr_done(rt); it++) {
+			k = revtr_next_requests(rt, q, 64);
+			cr_assert(k > 0 || revtr_done(rt), "run %d stalled", run);
+			for (i = 0; i < k; i++) {
+				memset(&res, 0, sizeof(res));
+				res.status = (enum revtr_res_status)rnd(3);
+				res.rtt_us = rnd(100000);
+				res.rr_count = (uint8_t)rnd(10);
+				for (j = 0; j < res.rr_count; j++)
+					res.rr[j] = rnd_addr(&q[i]);
+				res.ts_count = (uint8_t)rnd(q[i].ts_n + 1u);
+				res.trace_n = (uint16_t)rnd(40);
+				for (j = 0; j < res.trace_n; j++) {
+					th[j].addr = rnd_addr(&q[i]);
+					th[j].rtt_us = rnd(100000);
+				}
+				res.trace = th;
+				cr_assert_eq(revtr_on_result(rt, q[i].id, &res) == 0 ||
+						     revtr_done(rt),
+					     1);
+			}
+		}
+		cr_assert(revtr_done(rt), "run %d did not finish", run);
+		r = revtr_report(rt);
+		cr_assert(r->nhops >= 1 && r->nhops <= REVTR_MAX_HOPS);
+		cr_assert_eq(r->hops[0].addr, cfg.dst);
+		cr_assert_eq(r->hops[0].type, REVTR_HOP_DST_REV_SEGMENT);
+		cr_assert_eq(r->stop == REVTR_FAILED, r->fail_reason[0] != 0, "run %d: %s", run,
+			     r->fail_reason);
+		for (i = 0; i < (int)r->nhops; i++) {
+			cr_assert_str_neq(revtr_hop_type_name(r->hops[i].type), "UNKNOWN");
+			cr_assert_neq(r->hops[i].addr, cfg.client, "the client is not a hop");
+			for (j = 0; j < i; j++)
+				cr_assert(!r->hops[i].addr || r->hops[i].addr != r->hops[j].addr,
+					  "run %d: hop %d repeats hop %d", run, i + 1, j + 1);
+		}
+		if (cfg.max_probes)
+			cr_assert_leq(r->probes.total - r->probes.atlas - r->probes.trace -
+					      r->probes.agent,
+				      cfg.max_probes, "run %d: budget", run);
+		cr_assert_lt(revtr_format_json(r, buf, sizeof(buf)), sizeof(buf));
+		if (getenv("REVTR_TEST_VERBOSE"))
+			fprintf(stderr, "%s\n", buf);
+		revtr_free(rt);
+	}
+	revtr_kb_free(kb);
 }
