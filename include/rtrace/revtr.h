@@ -73,8 +73,9 @@ enum revtr_req_kind {
 	 */
 	REVTR_REQ_AGENT_TRACE = 1,
 	/*
-	 * The client sends an ICMP echo with Record Route to .target. Result:
-	 * .rr as found in the echo reply (all 9 slots as received), .rtt_us.
+	 * The client sends an ICMP echo with Record Route to .target, the
+	 * option empty when it leaves (raw probe: the sender does not stamp).
+	 * Result: .rr as found in the echo reply (every filled slot), .rtt_us.
 	 */
 	REVTR_REQ_RR_PING = 2,
 	/*
@@ -293,8 +294,11 @@ struct revtr_cfg {
 	size_t nagents;			  /* number of agents (<= REVTR_MAX_AGENTS) */
 	unsigned flags;			  /* enum revtr_cfg_flag */
 	unsigned max_hops;		  /* reverse hops before giving up (30) */
-	unsigned max_probes;		  /* probe budget, 0 = unlimited; atlas
-					   * traceroutes are shared and not charged */
+	unsigned max_probes;		  /* probe budget, 0 = unlimited; checked
+					   * before each request; a traceroute is
+					   * charged its hops when it returns (may
+					   * overshoot by one trace); atlas traces
+					   * are shared and not charged */
 	unsigned spoof_batch;		  /* VPs per spoofed-RR round (3) */
 	unsigned max_spoofers;		  /* VPs tried per hop (12) */
 	unsigned max_ts_cands;		  /* candidate adjacencies tested per hop (4) */
