@@ -94,8 +94,11 @@ static __always_inline __u32 rt_getaddr(const __u8 *p)
  */
 #ifdef __bpf__
 #define RT_SCRATCH volatile
+/* Keep clang from re-deriving a checked packet pointer from another base. */
+#define RT_BARRIER_VAR(x) asm volatile("" : "+r"(x))
 #else
 #define RT_SCRATCH
+#define RT_BARRIER_VAR(x) ((void)0)
 #endif
 
 /* Walk state: offsets from the IPv4 header; rr/ts 0 = option absent. */
@@ -104,6 +107,8 @@ struct rt_scan {
 	__u32 rr;    /* offset of the Record Route option */
 	__u32 ts;    /* offset of the Timestamp option */
 	__u32 other; /* 1 if any other option was present */
+	__u32 qoff;  /* ICMP errors: frame offset of the quoted header */
+	__u32 qend;  /* ICMP errors: frame offset of the end of the quote */
 };
 
 /*
@@ -188,6 +193,7 @@ static __always_inline int rt_parse_rr(const __u8 *o, const __u8 *end,
 
 		if ((__u32)j >= count)
 			break;
+		RT_BARRIER_VAR(a);
 		if (a + 4 > end)
 			return RT_PARSE_BAD;
 		rr->addr[j] = rt_getaddr(a);
@@ -236,6 +242,7 @@ static __always_inline int rt_parse_ts(const __u8 *o, const __u8 *end,
 
 			if ((__u32)j >= count)
 				break;
+			RT_BARRIER_VAR(a);
 			if (a + 4 > end)
 				return RT_PARSE_BAD;
 			ts->stamp[j] = rt_get32(a);
@@ -250,6 +257,7 @@ static __always_inline int rt_parse_ts(const __u8 *o, const __u8 *end,
 
 		if ((__u32)j >= slots)
 			break;
+		RT_BARRIER_VAR(a);
 		if (a + 8 > end)
 			return RT_PARSE_BAD;
 		/* prespec keeps the addresses still waiting for a stamp too */
@@ -335,16 +343,25 @@ static __always_inline int rt_ip_csum_ok(const __u8 *ip, __u32 hlen, const __u8 
 }
 
 /*
- * Decode the probe an ICMP error quotes, starting at @q and ending at @qlim
- * (end of the ICMP payload, or of the original datagram under RFC 4884).
+ * Decode the probe an ICMP error quotes: it starts sc->qoff bytes into the
+ * frame @d and ends sc->qend bytes in (the end of the IP packet, or of the
+ * original datagram under RFC 4884). The offsets go through the scratch
+ * memory on purpose: in BPF they come back as plain bounded scalars, so every
+ * path through the outer header enters here in the same verifier state.
  */
-static __always_inline int rt_parse_quote(const __u8 *q, const __u8 *qlim, const __u8 *end,
+static __always_inline int rt_parse_quote(const __u8 *d, const __u8 *end,
 					  RT_SCRATCH struct rtrace_reply *r,
 					  RT_SCRATCH struct rt_scan *sc)
 {
+	__u32 qoff = sc->qoff, qend = sc->qend;
+	const __u8 *q, *qlim;
 	const __u8 *l4;
 	__u32 qhlen;
 
+	if (qoff > RT_ETH_HLEN + 60 + 8 || qend > RT_ETH_HLEN + 0xffff)
+		return RT_PARSE_BAD;
+	q = d + qoff;
+	qlim = d + qend;
 	if (q + 20 > qlim || q + 20 > end)
 		return RT_PARSE_BAD;
 	if ((q[0] >> 4) != 4 || (q[0] & 0xf) < 5)
@@ -396,7 +413,7 @@ static __always_inline int rt_parse(const void *data, const void *data_end,
 				    RT_SCRATCH struct rtrace_reply *r,
 				    RT_SCRATCH struct rt_scan *sc)
 {
-	const __u8 *d = data, *end = data_end, *ip, *icmp, *l3end, *qlim;
+	const __u8 *d = data, *end = data_end, *ip, *icmp, *l3end;
 	__u32 hlen, tot, type;
 
 	if (d + RT_ETH_HLEN > end)
@@ -458,12 +475,13 @@ static __always_inline int rt_parse(const void *data, const void *data_end,
 	 * original datagram, extensions follow. A length that does not fit
 	 * is taken as a pre-4884 sender's garbage and ignored.
 	 */
-	qlim = l3end;
+	sc->qoff = RT_ETH_HLEN + hlen + 8;
+	sc->qend = RT_ETH_HLEN + tot;
 	if (icmp[5] && icmp + 8 + icmp[5] * 4 <= l3end) {
-		qlim = icmp + 8 + icmp[5] * 4;
+		sc->qend = RT_ETH_HLEN + hlen + 8 + icmp[5] * 4;
 		r->flags |= RTRACE_F_EXT;
 	}
-	if (rt_parse_quote(icmp + 8, qlim, end, r, sc) < 0)
+	if (rt_parse_quote(d, end, r, sc) < 0)
 		return RT_PARSE_BAD;
 	return RT_PARSE_OK;
 }
