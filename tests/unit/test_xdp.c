@@ -327,3 +327,27 @@ Test(xdp, parity_with_user_space_on_corrupted_frames, .timeout = 120)
 	cr_assert_gt(bad, 100);
 	rig_down(&g);
 }
+
+/* The verifier's work stays far from its 1M-instruction limit (see RT_SCRATCH). */
+Test(xdp, verifier_budget)
+{
+	static char log[1 << 16];
+	struct classify_bpf *skel;
+	const char *p;
+	long insns;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root (cap_bpf)");
+	skel = classify_bpf__open();
+	cr_assert_not_null(skel);
+	bpf_program__set_log_buf(skel->progs.rtrace_xdp, log, sizeof(log));
+	bpf_program__set_log_level(skel->progs.rtrace_xdp, 4); /* statistics only */
+	cr_assert_eq(classify_bpf__load(skel), 0);
+	p = strstr(log, "processed ");
+	cr_assert_not_null(p, "no verifier statistics in: %s", log);
+	insns = strtol(p + strlen("processed "), NULL, 10);
+	cr_log_info("verifier processed %ld instructions", insns);
+	cr_assert_gt(insns, 1000);
+	cr_assert_lt(insns, 400000, "verifier processed %ld instructions (limit 1M)", insns);
+	classify_bpf__destroy(skel);
+}
