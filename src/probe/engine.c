@@ -299,51 +299,47 @@ int64_t meas_start(struct probe_engine *e, struct meas *m, int ready)
 	return (int64_t)m->id;
 }
 
-void meas_ready(struct probe_engine *e, struct meas *m)
+/* Append m to the ready queue (doubly linked: O(1) removal anywhere). */
+static void ready_append(struct probe_engine *e, struct meas *m)
 {
-	if (m->queued || m->done)
-		return;
 	m->queued = 1;
 	m->rnext = NULL;
+	m->rprev = e->rtail;
 	if (e->rtail)
 		e->rtail->rnext = m;
 	else
 		e->rhead = m;
 	e->rtail = m;
+}
+
+/* Take m out of the ready queue. */
+static void ready_remove(struct probe_engine *e, struct meas *m)
+{
+	if (!m->queued)
+		return;
+	if (m->rprev)
+		m->rprev->rnext = m->rnext;
+	else
+		e->rhead = m->rnext;
+	if (m->rnext)
+		m->rnext->rprev = m->rprev;
+	else
+		e->rtail = m->rprev;
+	m->rnext = m->rprev = NULL;
+	m->queued = 0;
+}
+
+void meas_ready(struct probe_engine *e, struct meas *m)
+{
+	if (m->queued || m->done)
+		return;
+	ready_append(e, m);
 	pump_soon(e);
 }
 
-/* Remove the head of the ready queue. */
-static void ready_pop(struct probe_engine *e)
+void meas_idle(struct probe_engine *e, struct meas *m)
 {
-	struct meas *m = e->rhead;
-
-	e->rhead = m->rnext;
-	if (!e->rhead)
-		e->rtail = NULL;
-	m->rnext = NULL;
-	m->queued = 0;
-}
-
-/* Remove m from anywhere in the ready queue (finish/cancel: not hot). */
-static void ready_remove(struct probe_engine *e, struct meas *m)
-{
-	struct meas *p = NULL, *c;
-
-	if (!m->queued)
-		return;
-	for (c = e->rhead; c && c != m; p = c, c = c->rnext)
-		;
-	if (!c)
-		return;
-	if (p)
-		p->rnext = m->rnext;
-	else
-		e->rhead = m->rnext;
-	if (e->rtail == m)
-		e->rtail = p;
-	m->rnext = NULL;
-	m->queued = 0;
+	ready_remove(e, m);
 }
 
 void meas_finish(struct probe_engine *e, struct meas *m)
@@ -356,9 +352,9 @@ void meas_finish(struct probe_engine *e, struct meas *m)
 	sched_timer_cancel(e->s, &m->lim);
 	if (m->ops->abort)
 		m->ops->abort(e, m);
-	m->rnext = NULL;
+	m->dnext = NULL;
 	if (e->dtail)
-		e->dtail->rnext = m;
+		e->dtail->dnext = m;
 	else
 		e->dhead = m;
 	e->dtail = m;
@@ -373,10 +369,10 @@ static void reap_cb(struct sched *s, struct sched_timer *t, void *ctx)
 	(void)s;
 	(void)t;
 	while ((m = e->dhead)) {
-		e->dhead = m->rnext;
+		e->dhead = m->dnext;
 		if (!e->dhead)
 			e->dtail = NULL;
-		m->rnext = NULL;
+		m->dnext = NULL;
 		if (m->ops->result)
 			m->ops->result(e, m);
 		m->reaped = 1;
@@ -498,7 +494,7 @@ static void pump(struct probe_engine *e)
 		}
 		wait = sched_dstlim_check(&e->dl, m->dst, now);
 		if (wait) {
-			ready_pop(e);
+			ready_remove(e, m);
 			sched_timer_arm(e->s, &m->lim, now + wait);
 			continue;
 		}
@@ -524,7 +520,7 @@ static void pump(struct probe_engine *e)
 		if (emit(e, m, frame, ps)) {
 			if (!m->spoofed)
 				sched_slots_release(&e->slots, id);
-			ready_pop(e);
+			ready_remove(e, m);
 			continue;
 		}
 		if (!m->spoofed) {
@@ -538,11 +534,9 @@ static void pump(struct probe_engine *e)
 		avail--;
 		n++;
 		/* round robin: the measurement goes to the back of the queue */
-		if (m->queued && e->rhead == m && m->rnext) {
-			ready_pop(e);
-			m->queued = 1;
-			e->rtail->rnext = m;
-			e->rtail = m;
+		if (m->queued && m->rnext) {
+			ready_remove(e, m);
+			ready_append(e, m);
 		}
 		if (++since_kick == KICK_EVERY) {
 			txring_kick(e->tx);
@@ -557,8 +551,8 @@ static void pump(struct probe_engine *e)
 	}
 	if (!e->rhead || e->slot_wait || sched_timer_armed(&e->pump_tm))
 		return;
-	if (n >= PUMP_MAX)
-		sched_timer_arm(e->s, &e->pump_tm, 0);
+	if (n >= PUMP_MAX) /* yield: RX is served before the next pass */
+		sched_timer_arm(e->s, &e->pump_tm, sched_now_ns() + 1);
 	else
 		sched_timer_arm(e->s, &e->pump_tm, now + sched_tb_wait_ns(&e->tb, 1));
 }

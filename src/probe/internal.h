@@ -115,7 +115,8 @@ struct meas {
 	struct probe_cbs cbs;	    /* user callbacks */
 	struct probe_result res;    /* result being built */
 	struct meas *prev, *next;   /* every allocated measurement */
-	struct meas *rnext;	    /* ready queue / reap list link */
+	struct meas *rnext, *rprev; /* ready queue links */
+	struct meas *dnext;	    /* reap list link */
 	uint8_t queued;		    /* in the ready queue */
 	uint8_t done;		    /* finished: ops are not called any more */
 	uint8_t reaped;		    /* done callback has run */
@@ -144,6 +145,8 @@ void meas_free(struct probe_engine *e, struct meas *m);
 int64_t meas_start(struct probe_engine *e, struct meas *m, int ready);
 /* Put m in the ready queue (no-op if queued or done). */
 void meas_ready(struct probe_engine *e, struct meas *m);
+/* Take m out of the ready queue (it has nothing to send until meas_ready()). */
+void meas_idle(struct probe_engine *e, struct meas *m);
 /* End m; done runs from the reap timer. Idempotent. */
 void meas_finish(struct probe_engine *e, struct meas *m);
 /* Release an in-flight slot of m without a reply (abort). */

@@ -63,6 +63,8 @@ static void ping_sent(struct probe_engine *e, struct meas *m, struct pslot *ps)
 	} else if (m->spoofed) {
 		meas_finish(e, m);
 	}
+	if (!m->ping.may_send)
+		meas_idle(e, m);
 }
 
 static void ping_reply(struct probe_engine *e, struct meas *m, struct pslot *ps,

@@ -297,7 +297,11 @@ void sched_timer_cancel(struct sched *s, struct sched_timer *t)
 		heap_remove(s, t);
 }
 
-/* Run every timer whose deadline is <= now; returns how many ran. */
+/*
+ * Run every timer whose deadline is <= now, now being read once: a timer a
+ * callback (re-)arms for "now" waits for the next pass, so a callback that
+ * yields by re-arming itself lets the fds be served in between.
+ */
 static int run_timers(struct sched *s)
 {
 	uint64_t now = sched_now_ns();
@@ -309,9 +313,6 @@ static int run_timers(struct sched *s)
 		heap_remove(s, t);
 		t->cb(s, t, t->ctx);
 		n++;
-		/* Callbacks may take long (output): look at the clock again. */
-		if ((n & 63) == 0)
-			now = sched_now_ns();
 	}
 	return n;
 }
