@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * rtrace - one reverse traceroute: the path from DEST back to this host,
+ * measured hop by hop with every technique (an agent at the hop, Record Route
+ * from here, spoofed Record Route from agents, Timestamp adjacency tests, the
+ * traceroute atlas, and symmetry as a marked last resort). A thin shell over
+ * the technique engine (revtr.h) and its backend (revtr_backend.h): parse
+ * options, open the probe engine and the agents, run until the trace is done
+ * or the deadline, print the report as traceroute-like text or one JSON object.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+
+#include "rtrace/log.h"
+#include "rtrace/netinfo.h"
+#include "rtrace/revtr.h"
+#include "rtrace/revtr_backend.h"
+#include "rtrace/sched.h"
+
+static const char usage_text[] =
+	"usage: rtrace [-i IFACE] [-a AGENT[:PORT]]... [-c CERTDIR -n NAME] [-j] [options] DEST\n"
+	"\n"
+	"Measure the path from DEST back to this host (reverse traceroute).\n"
+	"\n"
+	"  -i IFACE        probe on IFACE (default: the interface of the route to DEST)\n"
+	"  -a AGENT[:PORT] an rtraced to use (repeat for several; default port 7777);\n"
+	"                  agents near DEST spoof Record Route / Timestamp probes with our\n"
+	"                  address, agents anywhere run traceroutes toward us (the atlas),\n"
+	"                  and an agent at DEST itself traces the whole path back\n"
+	"  -c CERTDIR      certificates made by tools/rtrace-keygen (ca.crt, NAME.crt/.key)\n"
+	"  -n NAME         our certificate name in CERTDIR (-c and -n are needed with -a)\n"
+	"  -j              one JSON object (revtr 2.0 field names) instead of text\n"
+	"  --no-spoof      no spoofed probes from agents\n"
+	"  --no-ts         no Timestamp prespec adjacency tests\n"
+	"  --no-atlas      no traceroutes toward us from agents (atlas)\n"
+	"  --no-sym        never assume symmetry (the trace FAILS instead)\n"
+	"  --no-agent      do not ask an agent at a hop to trace the rest\n"
+	"  --max-probes N  probe budget of this trace (default 0: no limit)\n"
+	"  --max-hops N    longest reverse path (default 30)\n"
+	"  --timeout S     give up after S seconds with the partial path (default 60)\n"
+	"  --wait S        wait S seconds for each ping reply (default 1)\n"
+	"  -r PPS          our probe rate (default: no limit)\n"
+	"  -v              more log lines (-vv debug); -q only errors\n"
+	"  -h, --help      this text\n"
+	"\n"
+	"Output: one line per hop: number, address ('*' = did not answer inside a\n"
+	"traceroute), the technique that found it, RTT from here; hops marked\n"
+	"DST_SYM_REV_SEGMENT are ASSUMED from the forward path, not measured.\n"
+	"Needs root (raw probes and the XDP receive path).\n"
+	"Exit status: 0 the path reaches us, 3 the trace FAILED (the partial path and\n"
+	"fail_reason are printed), 1 could not run, 2 usage error.\n";
+
+static void usage_exit(const char *msg)
+{
+	if (msg)
+		fprintf(stderr, "rtrace: %s\n", msg);
+	fprintf(stderr, "%s", usage_text);
+	exit(2);
+}
+
+static double parse_num(const char *s, double lo, double hi, const char *what)
+{
+	char *end, msg[160];
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		snprintf(msg, sizeof(msg), "%s: '%s' is not a number in [%g, %g]", what, s, lo, hi);
+		usage_exit(msg);
+	}
+	return v;
+}
+
+struct app {
+	int done;
+	int stop;
+};
+
+static void on_done(struct rtb *b, struct revtr *rt, void *ctx)
+{
+	(void)b;
+	(void)rt;
+	((struct app *)ctx)->done = 1;
+}
+
+static void on_signal(struct sched *s, int fd, uint32_t events, void *ctx)
+{
+	struct signalfd_siginfo si;
+
+	(void)s;
+	(void)events;
+	if (read(fd, &si, sizeof(si)) == sizeof(si))
+		((struct app *)ctx)->stop = 1;
+}
+
+static int print_report(const struct revtr_report *r, int json, const struct rtb *b)
+{
+	size_t need = json ? revtr_format_json(r, NULL, 0) : revtr_format_text(r, NULL, 0);
+	char *buf = malloc(need + 1);
+	size_t i, n = b ? rtb_nagents(b) : 0, up = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	if (json)
+		revtr_format_json(r, buf, need + 1);
+	else
+		revtr_format_text(r, buf, need + 1);
+	if (!json) {
+		fputs(buf, stdout);
+	} else {
+		/* the core's object, plus the agents' state */
+		if (need && buf[need - 1] == '}')
+			buf[need - 1] = 0;
+		fputs(buf, stdout);
+		printf(",\"agents\":[");
+		for (i = 0; i < n; i++) {
+			struct rtb_agent_info ai;
+			char a[16], *p;
+
+			rtb_agent_get(b, i, &ai);
+			inet_ntop(AF_INET, &ai.addr, a, sizeof(a));
+			for (p = ai.error; *p; p++)
+				if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+					*p = '\'';
+			printf("%s{\"agent\":\"%s\",\"addr\":\"%s\",\"up\":%s,\"requests\":%u,"
+			       "\"failed\":%u%s%s%s}",
+			       i ? "," : "", ai.where, ai.addr ? a : "", ai.up ? "true" : "false",
+			       ai.requests, ai.failed, ai.error[0] ? ",\"error\":\"" : "", ai.error,
+			       ai.error[0] ? "\"" : "");
+			up += ai.up;
+		}
+		printf("],\"agents_up\":%zu}\n", up);
+	}
+	free(buf);
+	return fflush(stdout) ? -EIO : 0;
+}
+
+/* Interface, source address and first-hop router of the route to dst. */
+static int route_of(uint32_t dst, char *ifname, uint32_t *src, uint32_t *gw)
+{
+	struct netinfo_route r;
+	struct netinfo_if ifc;
+	int err = netinfo_route_get(dst, 0, &r);
+
+	if (err)
+		return err;
+	if (r.type != 1 /* RTN_UNICAST */)
+		return r.type == 2 /* RTN_LOCAL */ ? -EADDRNOTAVAIL : -ENETUNREACH;
+	err = netinfo_if_by_index(r.oif, &ifc);
+	if (err)
+		return err;
+	snprintf(ifname, IF_NAMESIZE, "%s", ifc.name);
+	*src = r.prefsrc;
+	*gw = r.gateway;
+	return 0;
+}
+
+/* A FAILED report without hops, for a trace that could not start. */
+static int fail_early(uint32_t src, uint32_t dst, int json, const char *why)
+{
+	struct revtr_report r;
+
+	memset(&r, 0, sizeof(r));
+	r.src = src;
+	r.dst = dst;
+	r.stop = REVTR_FAILED;
+	snprintf(r.fail_reason, sizeof(r.fail_reason), "%.*s", (int)sizeof(r.fail_reason) - 1, why);
+	fprintf(stderr, "rtrace: %s\n", why);
+	print_report(&r, json, NULL);
+	return 3;
+}
+
+enum { O_NOSPOOF = 256, O_NOTS, O_NOATLAS, O_NOSYM, O_NOAGENT, O_MAXPROBES,
+       O_MAXHOPS, O_TIMEOUT, O_WAIT };
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "no-spoof", no_argument, NULL, O_NOSPOOF },
+		{ "no-ts", no_argument, NULL, O_NOTS },
+		{ "no-atlas", no_argument, NULL, O_NOATLAS },
+		{ "no-sym", no_argument, NULL, O_NOSYM },
+		{ "no-agent", no_argument, NULL, O_NOAGENT },
+		{ "max-probes", required_argument, NULL, O_MAXPROBES },
+		{ "max-hops", required_argument, NULL, O_MAXHOPS },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "wait", required_argument, NULL, O_WAIT },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *agents[REVTR_MAX_AGENTS];
+	struct revtr_agent ra[REVTR_MAX_AGENTS];
+	struct rtb_opts bo = { 0 };
+	struct revtr_cfg cfg;
+	struct revtr_report rep;
+	struct app app = { 0 };
+	struct revtr *rt;
+	struct rtb *b;
+	char ifbuf[IF_NAMESIZE] = "", err[512];
+	const char *ifname = NULL;
+	uint32_t dst, src = 0, gw = 0;
+	double timeout_s = 60;
+	int c, json = 0, verbose = 0, quiet = 0, rc, r, sfd;
+	uint64_t deadline;
+	sigset_t sigs;
+	struct in_addr in;
+
+	revtr_cfg_init(&cfg);
+	while ((c = getopt_long(argc, argv, "i:a:c:n:jr:vqh", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			ifname = optarg;
+			break;
+		case 'a':
+			if (bo.nagents == REVTR_MAX_AGENTS)
+				usage_exit("-a: at most 64 agents");
+			agents[bo.nagents++] = optarg;
+			break;
+		case 'c':
+			bo.certdir = optarg;
+			break;
+		case 'n':
+			bo.name = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'r':
+			bo.pps = (uint64_t)parse_num(optarg, 1, 1e9, "-r");
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			printf("%s", usage_text);
+			return 0;
+		case O_NOSPOOF:
+			cfg.flags |= REVTR_NO_SPOOF;
+			break;
+		case O_NOTS:
+			cfg.flags |= REVTR_NO_TS;
+			break;
+		case O_NOATLAS:
+			cfg.flags |= REVTR_NO_ATLAS;
+			break;
+		case O_NOSYM:
+			cfg.flags |= REVTR_NO_SYM;
+			break;
+		case O_NOAGENT:
+			cfg.flags |= REVTR_NO_AGENT;
+			break;
+		case O_MAXPROBES:
+			cfg.max_probes = (unsigned)parse_num(optarg, 0, 1e9, "--max-probes");
+			break;
+		case O_MAXHOPS:
+			cfg.max_hops = (unsigned)parse_num(optarg, 1, REVTR_MAX_HOPS, "--max-hops");
+			break;
+		case O_TIMEOUT:
+			timeout_s = parse_num(optarg, 0.1, 86400, "--timeout");
+			break;
+		case O_WAIT:
+			bo.ping_wait_ms = (uint32_t)(parse_num(optarg, 0.01, 60, "--wait") * 1000);
+			break;
+		default:
+			usage_exit(NULL);
+		}
+	}
+	rt_log_set_level(quiet ? RT_LOG_ERROR : verbose > 1 ? RT_LOG_DEBUG
+					: verbose ? RT_LOG_INFO : RT_LOG_WARN);
+	rt_log_set_prefix("rtrace", 0);
+	if (optind != argc - 1)
+		usage_exit(optind >= argc ? "missing DEST" : "one DEST only");
+	if (inet_pton(AF_INET, argv[optind], &in) != 1)
+		usage_exit("DEST must be an IPv4 address");
+	dst = in.s_addr;
+	if (bo.nagents && (!bo.certdir || !bo.name))
+		usage_exit("-a AGENT needs -c CERTDIR and -n NAME (tools/rtrace-keygen makes them)");
+
+	r = route_of(dst, ifbuf, &src, &gw);
+	if (r) {
+		snprintf(err, sizeof(err), "%s: %s", argv[optind],
+			 r == -EADDRNOTAVAIL ? "is an address of this host"
+					     : "no route from this host (unreachable destination)");
+		return fail_early(src, dst, json, err);
+	}
+	if (!ifname)
+		ifname = ifbuf;
+	else if (strcmp(ifname, ifbuf))
+		gw = 0; /* the route does not use IFACE: learn the gateway by tracing */
+	bo.ifname = ifname;
+	bo.src = strcmp(ifname, ifbuf) ? 0 : src;
+	bo.agents = agents;
+	b = rtb_new(&bo, err, sizeof(err));
+	if (!b) {
+		fprintf(stderr, "rtrace: %s\n", err);
+		return 1;
+	}
+	cfg.client = rtb_client(b);
+	cfg.dst = dst;
+	cfg.client_gw = gw;
+	cfg.agents = ra;
+	cfg.nagents = rtb_agents(b, ra, REVTR_MAX_AGENTS);
+	if (bo.nagents && !cfg.nagents && !quiet)
+		fprintf(stderr, "rtrace: none of the %zu agents is usable: measuring from here "
+				"only\n",
+			bo.nagents);
+	rt = revtr_new(&cfg);
+	if (!rt) {
+		fprintf(stderr, "rtrace: cannot start the trace: %s\n", strerror(errno));
+		rtb_free(b);
+		return 1;
+	}
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd >= 0 && sched_add_fd(rtb_sched(b), sfd, EPOLLIN, on_signal, &app)) {
+		close(sfd);
+		sfd = -1;
+	}
+	rc = rtb_submit(b, rt, on_done, &app);
+	deadline = sched_now_ns() + (uint64_t)(timeout_s * 1e9);
+	while (!rc && !app.done && !app.stop && sched_now_ns() < deadline) {
+		r = rtb_run_once(b, 200);
+		if (r < 0) {
+			fprintf(stderr, "rtrace: event loop: %s\n", strerror(-r));
+			break;
+		}
+	}
+	rep = *revtr_report(rt);
+	if (!app.done) {
+		int out = revtr_outstanding(rt);
+
+		rtb_cancel(b, rt);
+		rep.stop = REVTR_FAILED;
+		snprintf(rep.fail_reason, sizeof(rep.fail_reason),
+			 "%s after %.1f s with %d requests outstanding",
+			 app.stop ? "interrupted" : "timed out",
+			 (double)rep.runtime_ns / 1e9, out);
+	}
+	if (rep.stop == REVTR_FAILED && bo.nagents && !cfg.nagents) {
+		size_t l = strlen(rep.fail_reason);
+
+		snprintf(rep.fail_reason + l, sizeof(rep.fail_reason) - l,
+			 " (no agent usable: %zu down)", bo.nagents);
+	}
+	rc = print_report(&rep, json, b) ? 1 : rep.stop == REVTR_REACHES ? 0 : 3;
+	revtr_free(rt);
+	if (sfd >= 0)
+		sched_del_fd(rtb_sched(b), sfd);
+	rtb_free(b);
+	if (sfd >= 0)
+		close(sfd);
+	return rc;
+}
