@@ -181,10 +181,15 @@ struct probe_result {
 	};
 };
 
-/* Summary of a ping's replies (one per probe: the first reply counts). */
+/*
+ * Summary of a ping's replies, scamper's rules: a probe counts as answered
+ * by its first reply from the destination; replies from elsewhere (ICMP
+ * errors from routers) are errors.
+ */
 struct probe_ping_stats {
-	uint32_t replies;			  /* probes answered */
+	uint32_t replies;			  /* probes answered by the destination */
 	uint32_t dups;				  /* further replies to answered probes */
+	uint32_t errs;				  /* replies from another address (ICMP errors) */
 	double loss;				  /* fraction of probes unanswered */
 	double min_ms, max_ms, avg_ms, stddev_ms; /* RTT statistics */
 };

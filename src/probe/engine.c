@@ -8,6 +8,7 @@
  * The pump writes at most PUMP_MAX probes per call and then yields to the
  * loop so that the ring buffer is drained while a large sweep is sent.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,9 @@ static int dst_mac(struct probe_engine *e, uint32_t dst, uint8_t mac[6])
 			memcpy(mac, e->nh[e->l2[j].nh].mac, 6);
 			return 0;
 		}
+	/* our own address: the oif-restricted lookup below would not say "local" */
+	if (dst == e->src || (ntohl(dst) >> 24) == 127)
+		return -EADDRNOTAVAIL;
 	err = netinfo_route_get(dst, e->ifc.ifindex, &r);
 	if (err)
 		return err;

@@ -164,6 +164,8 @@ int output_ping_json(FILE *f, const struct probe_ping_result *p)
 	}
 	if (st.dups)
 		fprintf(f, ", \"ndups\":%u", st.dups);
+	if (st.errs)
+		fprintf(f, ", \"nerrs\":%u", st.errs);
 	fprintf(f, "}}\n");
 	return done(f);
 }
@@ -206,8 +208,10 @@ int output_ping_text(FILE *f, const struct probe_ping_result *p)
 	}
 	probe_ping_stats(p, &st);
 	fprintf(f, "--- %s ping statistics ---\n", A(p->dst));
-	fprintf(f, "%u packets transmitted, %u packets received, %.0f%% packet loss\n",
-		p->ping_sent, st.replies, st.loss * 100);
+	fprintf(f, "%u packets transmitted, %u packets received, ", p->ping_sent, st.replies);
+	if (st.errs)
+		fprintf(f, "%u errors, ", st.errs);
+	fprintf(f, "%.0f%% packet loss\n", st.loss * 100);
 	if (st.replies)
 		fprintf(f, "round-trip min/avg/max/stddev = %.3f/%.3f/%.3f/%.3f ms\n", st.min_ms,
 			st.avg_ms, st.max_ms, st.stddev_ms);

@@ -20,6 +20,10 @@ void probe_ping_stats(const struct probe_ping_result *r, struct probe_ping_stats
 		const struct probe_ping_reply *p = &r->replies[i];
 		double ms = p->rtt_ns / 1e6;
 
+		if (p->from != r->dst) {
+			st->errs++;
+			continue;
+		}
 		if (seen[p->seq >> 3] & (1u << (p->seq & 7))) {
 			st->dups++;
 			continue;
@@ -40,7 +44,7 @@ void probe_ping_stats(const struct probe_ping_result *r, struct probe_ping_stats
 			const struct probe_ping_reply *p = &r->replies[i];
 			double d;
 
-			if (seen[p->seq >> 3] & (1u << (p->seq & 7)))
+			if (p->from != r->dst || (seen[p->seq >> 3] & (1u << (p->seq & 7))))
 				continue;
 			seen[p->seq >> 3] |= 1u << (p->seq & 7);
 			d = p->rtt_ns / 1e6 - st->avg_ms;

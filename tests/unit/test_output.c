@@ -171,7 +171,7 @@ Test(output, ping_tsprespec_and_loss)
 
 Test(output, ping_stats_dups)
 {
-	struct probe_ping_reply r[4] = {0};
+	struct probe_ping_reply r[5] = {0};
 	struct probe_ping_result p = {0};
 	struct probe_ping_stats st;
 
@@ -179,12 +179,14 @@ Test(output, ping_stats_dups)
 	r[1].seq = 1, r[1].rtt_ns = 3000000;
 	r[2].seq = 1, r[2].rtt_ns = 9000000; /* duplicate */
 	r[3].seq = 3, r[3].rtt_ns = 2000000;
+	r[4].seq = 2, r[4].rtt_ns = 1000, r[4].from = 1; /* an ICMP error from a router */
 	p.ping_sent = 4;
-	p.nreplies = 4;
+	p.nreplies = 5;
 	p.replies = r;
 	probe_ping_stats(&p, &st);
 	cr_assert_eq(st.replies, 3);
 	cr_assert_eq(st.dups, 1);
+	cr_assert_eq(st.errs, 1);
 	cr_assert_float_eq(st.loss, 0.25, 1e-9);
 	cr_assert_float_eq(st.min_ms, 1.0, 1e-9);
 	cr_assert_float_eq(st.max_ms, 3.0, 1e-9);
