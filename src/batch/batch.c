@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * batch.c - the rtrace-batch scheduler: a window of reverse traceroutes (one
+ * revtr core each) in flight over one backend, all sharing one struct
+ * revtr_kb, so that what one trace learns (atlas, reverse-path tree, VP
+ * ranking, unresponsive addresses, aliases, the client's gateway) serves
+ * every later one.
+ *
+ * Slow start: the first trace runs alone, so that it, not a crowd of
+ * concurrent traces, asks the agents for the atlas traceroutes and learns the
+ * gateway; then the window grows by two per completed trace, so that the
+ * reverse-path tree fills before most targets start. Trace starts may be
+ * limited per destination /24. A target whose trace found nothing beyond the
+ * destination (lost replies, an agent down for a moment) runs again at the
+ * end of the queue, up to the retry cap. Each target is reported once.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rtrace/batch.h"
+#include "rtrace/log.h"
+#include "rtrace/sched.h"
+
+/* One trace in flight. */
+struct bslot {
+	struct revtr *rt;  /* the core, NULL when free */
+	uint32_t dst;	   /* its destination */
+	uint32_t gen;	   /* bumped on every reuse: stale completions are refused */
+	uint16_t attempts; /* runs of this target so far, this one included */
+};
+
+/* A target waiting to (re)start. */
+struct bwait {
+	uint32_t dst;	   /* network order */
+	uint16_t attempts; /* runs so far */
+};
+
+/* A FIFO of waiting targets. */
+struct bqueue {
+	struct bwait *v;
+	size_t head, n, cap; /* entries [head, n) are live */
+};
+
+struct batch {
+	struct batch_cfg cfg;
+	struct batch_counts c;
+	uint32_t *targets;     /* the run's targets, in file order */
+	size_t ntargets, next; /* next target to start */
+	struct bqueue retry;   /* targets to run again */
+	struct bqueue held;    /* targets held back by the /24 limiter */
+	struct bslot *slots;   /* cfg.window slots */
+	uint32_t *free;	       /* free slot indices (stack) */
+	uint32_t nfree;
+	struct sched_dstlim p24;   /* per-/24 start limiter */
+	struct sched_timer p24_tm; /* wakes the pump for held targets */
+	bool limited;		   /* p24 in use */
+	bool draining;		   /* no new traces */
+	bool in_pump;		   /* reentrancy guard */
+};
+
+static uint64_t mk_tag(uint32_t idx, uint32_t gen)
+{
+	return (uint64_t)gen << 32 | idx;
+}
+
+static void p24_cb(struct sched *s, struct sched_timer *t, void *ctx)
+{
+	(void)s;
+	(void)t;
+	batch_pump(ctx);
+}
+
+struct batch *batch_new(const struct batch_cfg *cfg, const uint32_t *targets, size_t n)
+{
+	struct batch *b;
+	uint32_t i;
+
+	if (!cfg || !cfg->rcfg.kb || !cfg->rcfg.client || !cfg->be.start || (n && !targets)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->cfg = *cfg;
+	if (!b->cfg.window)
+		b->cfg.window = 256;
+	b->targets = malloc((n ? n : 1) * sizeof(*targets));
+	b->slots = calloc(b->cfg.window, sizeof(*b->slots));
+	b->free = malloc(b->cfg.window * sizeof(*b->free));
+	if (!b->targets || !b->slots || !b->free)
+		goto fail;
+	if (n)
+		memcpy(b->targets, targets, n * sizeof(*targets));
+	b->ntargets = n;
+	b->c.total = n;
+	for (i = 0; i < b->cfg.window; i++)
+		b->free[i] = b->cfg.window - 1 - i;
+	b->nfree = b->cfg.window;
+	if (b->cfg.sched && b->cfg.p24_rate) {
+		uint64_t gap = 1000000000ull / b->cfg.p24_rate;
+
+		if (sched_dstlim_init(&b->p24, gap ? gap : 1))
+			goto fail;
+		sched_timer_init(&b->p24_tm, p24_cb, b);
+		b->limited = true;
+	}
+	return b;
+fail:
+	batch_free(b);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void batch_free(struct batch *b)
+{
+	if (!b)
+		return;
+	if (b->slots)
+		batch_abort(b);
+	if (b->limited) {
+		sched_timer_cancel(b->cfg.sched, &b->p24_tm);
+		sched_dstlim_free(&b->p24);
+	}
+	free(b->targets);
+	free(b->retry.v);
+	free(b->held.v);
+	free(b->slots);
+	free(b->free);
+	free(b);
+}
+
+const struct batch_counts *batch_counts(const struct batch *b)
+{
+	return &b->c;
+}
+
+/* ---- queues ---------------------------------------------------------------------- */
+
+static int q_push(struct bqueue *q, uint32_t dst, uint16_t attempts)
+{
+	if (q->n == q->cap && q->head) {
+		memmove(q->v, q->v + q->head, (q->n - q->head) * sizeof(*q->v));
+		q->n -= q->head;
+		q->head = 0;
+	}
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? 2 * q->cap : 64;
+		struct bwait *v = realloc(q->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		q->v = v;
+		q->cap = cap;
+	}
+	q->v[q->n].dst = dst;
+	q->v[q->n].attempts = attempts;
+	q->n++;
+	return 0;
+}
+
+static size_t q_len(const struct bqueue *q)
+{
+	return q->n - q->head;
+}
+
+static struct bwait q_pop(struct bqueue *q)
+{
+	return q->v[q->head++];
+}
+
+/* ---- traces ---------------------------------------------------------------------- */
+
+static unsigned window_now(const struct batch *b)
+{
+	uint64_t w = b->cfg.window;
+
+	if (b->cfg.slow_start && 1 + 2 * b->c.done < w)
+		w = 1 + 2 * b->c.done;
+	return (unsigned)w;
+}
+
+static bool can_start(const struct batch *b)
+{
+	return !b->draining && b->nfree && b->c.inflight < window_now(b);
+}
+
+/* Start one trace of dst in a free slot. 0 or -errno. */
+static int start(struct batch *b, uint32_t dst, uint16_t attempts)
+{
+	struct revtr_cfg rc = b->cfg.rcfg;
+	uint32_t idx = b->free[b->nfree - 1];
+	struct bslot *s = &b->slots[idx];
+	int err;
+
+	rc.dst = dst;
+	s->rt = revtr_new(&rc);
+	if (!s->rt)
+		return -errno;
+	s->dst = dst;
+	s->gen++;
+	s->attempts = attempts + 1;
+	err = b->cfg.be.start(b->cfg.be.ctx, s->rt, mk_tag(idx, s->gen));
+	if (err) {
+		revtr_free(s->rt);
+		s->rt = NULL;
+		return err;
+	}
+	b->nfree--;
+	b->c.inflight++;
+	b->c.started++;
+	return 0;
+}
+
+/*
+ * May dst start now (per-/24 limiter)? If not, *wait gets the soonest time
+ * one of the held targets may go.
+ */
+static bool p24_ok(struct batch *b, uint32_t dst, uint64_t now, uint64_t *wait)
+{
+	uint64_t w;
+
+	if (!b->limited)
+		return true;
+	w = sched_dstlim_check(&b->p24, dst & htonl(0xffffff00u), now);
+	if (!w)
+		return true;
+	if (!*wait || w < *wait)
+		*wait = w;
+	return false;
+}
+
+/* Held targets whose /24 may go now. */
+static int run_held(struct batch *b, uint64_t now, uint64_t *wait, int *started)
+{
+	size_t i, k, n = b->held.n;
+	int err = 0;
+
+	for (i = k = b->held.head; i < n; i++) {
+		struct bwait w = b->held.v[i];
+
+		if (err || !can_start(b) || !p24_ok(b, w.dst, now, wait)) {
+			b->held.v[k++] = w;
+			continue;
+		}
+		err = start(b, w.dst, w.attempts);
+		if (err)
+			b->held.v[k++] = w;
+		else
+			(*started)++;
+	}
+	b->held.n = k;
+	return err;
+}
+
+int batch_pump(struct batch *b)
+{
+	uint64_t now = sched_now_ns(), wait = 0;
+	int err = 0, started = 0;
+	struct bwait w;
+
+	if (b->in_pump)
+		return 0;
+	b->in_pump = true;
+	if (q_len(&b->held))
+		err = run_held(b, now, &wait, &started);
+	while (!err && can_start(b) && q_len(&b->held) < b->cfg.window) {
+		if (q_len(&b->retry)) {
+			w = q_pop(&b->retry);
+		} else if (b->next < b->ntargets) {
+			w.dst = b->targets[b->next++];
+			w.attempts = 0;
+		} else {
+			break;
+		}
+		if (!p24_ok(b, w.dst, now, &wait)) {
+			err = q_push(&b->held, w.dst, w.attempts);
+			continue;
+		}
+		err = start(b, w.dst, w.attempts);
+		if (err)
+			q_push(&b->held, w.dst, w.attempts); /* not lost: try again later */
+		else
+			started++;
+	}
+	if (wait && b->limited && !b->draining)
+		sched_timer_arm(b->cfg.sched, &b->p24_tm, now + wait);
+	b->in_pump = false;
+	if (err) {
+		rt_err("batch: cannot start a reverse trace: %s", strerror(-err));
+		return err;
+	}
+	return started;
+}
+
+/* The trace found nothing beyond the destination: worth another run. */
+static bool worth_retry(const struct batch *b, const struct bslot *s, const struct revtr_report *r)
+{
+	return r->stop == REVTR_FAILED && r->nhops <= 1 && s->attempts <= b->cfg.retries &&
+	       !b->draining;
+}
+
+int batch_on_done(struct batch *b, uint64_t tag)
+{
+	uint32_t idx = (uint32_t)tag, i;
+	const struct revtr_report *r;
+	struct bslot *s;
+
+	if (idx >= b->cfg.window)
+		return -EINVAL;
+	s = &b->slots[idx];
+	if (!s->rt || s->gen != (uint32_t)(tag >> 32))
+		return -ENOENT;
+	r = revtr_report(s->rt);
+	if (worth_retry(b, s, r) && q_push(&b->retry, s->dst, s->attempts) == 0) {
+		b->c.retries++;
+	} else {
+		b->c.done++;
+		b->c.probes += r->probes.total;
+		if (r->stop == REVTR_REACHES)
+			b->c.reached++;
+		else
+			b->c.failed++;
+		for (i = 0; i < r->nhops; i++) {
+			if (r->hops[i].from_cache) {
+				b->c.cache_hit++;
+				break;
+			}
+		}
+		if (b->cfg.done)
+			b->cfg.done(r, s->attempts, b->cfg.ctx);
+	}
+	revtr_free(s->rt);
+	s->rt = NULL;
+	s->gen++;
+	b->free[b->nfree++] = idx;
+	b->c.inflight--;
+	batch_pump(b);
+	return 0;
+}
+
+void batch_drain(struct batch *b)
+{
+	b->draining = true;
+	if (b->limited)
+		sched_timer_cancel(b->cfg.sched, &b->p24_tm);
+}
+
+void batch_abort(struct batch *b)
+{
+	uint32_t i;
+
+	batch_drain(b);
+	for (i = 0; i < b->cfg.window; i++) {
+		struct bslot *s = &b->slots[i];
+
+		if (!s->rt)
+			continue;
+		if (b->cfg.be.cancel)
+			b->cfg.be.cancel(b->cfg.be.ctx, s->rt);
+		revtr_free(s->rt);
+		s->rt = NULL;
+		s->gen++;
+		b->free[b->nfree++] = i;
+		b->c.inflight--;
+	}
+}
+
+bool batch_idle(const struct batch *b)
+{
+	if (b->c.inflight)
+		return false;
+	return b->draining || (b->next == b->ntargets && !q_len(&b->retry) && !q_len(&b->held));
+}

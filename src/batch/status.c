@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * status.c - the status line of rtrace-batch (progress, rates over a sliding
+ * window, ETA, share of traces that reach the source) and the process
+ * memory figures of its summary. Pure formatting plus one /proc read.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rtrace/batch.h"
+
+void batch_rate_sample(struct batch_rate *r, uint64_t now_ns, uint64_t done, uint64_t probes)
+{
+	unsigned i = (r->head + r->n) % BATCH_RATE_SAMPLES;
+
+	if (r->n == BATCH_RATE_SAMPLES) {
+		i = r->head;
+		r->head = (r->head + 1) % BATCH_RATE_SAMPLES;
+	} else {
+		r->n++;
+	}
+	r->t[i] = now_ns;
+	r->a[i] = done;
+	r->b[i] = probes;
+}
+
+void batch_rate_get(const struct batch_rate *r, double *done_ps, double *probes_ps)
+{
+	unsigned last = (r->head + r->n - 1) % BATCH_RATE_SAMPLES;
+	double dt;
+
+	*done_ps = *probes_ps = 0;
+	if (r->n < 2 || r->t[last] <= r->t[r->head])
+		return;
+	dt = (double)(r->t[last] - r->t[r->head]) / 1e9;
+	*done_ps = (double)(r->a[last] - r->a[r->head]) / dt;
+	*probes_ps = (double)(r->b[last] - r->b[r->head]) / dt;
+}
+
+static void fmt_eta(char *buf, size_t len, double s)
+{
+	unsigned long t;
+
+	if (s < 0 || s > 1e8) {
+		snprintf(buf, len, "--:--");
+		return;
+	}
+	t = (unsigned long)(s + 0.5);
+	if (t >= 3600)
+		snprintf(buf, len, "%lu:%02lu:%02lu", t / 3600, t / 60 % 60, t % 60);
+	else
+		snprintf(buf, len, "%lu:%02lu", t / 60, t % 60);
+}
+
+size_t batch_status_format(char *buf, size_t len, const struct batch_counts *c, double done_ps,
+			   double probes_ps)
+{
+	char eta[32];
+	uint64_t left = c->total > c->done ? c->total - c->done : 0;
+	double pct = c->total ? 100.0 * (double)c->done / (double)c->total : 100.0;
+	double reach = c->done ? 100.0 * (double)c->reached / (double)c->done : 0.0;
+	int n;
+
+	if (!left)
+		fmt_eta(eta, sizeof(eta), 0);
+	else
+		fmt_eta(eta, sizeof(eta), done_ps > 0 ? (double)left / done_ps : -1);
+	n = snprintf(buf, len,
+		     "%llu/%llu %.1f%%  %.0f revtr/s  %.0f probes/s  ETA %s  reach %.1f%%  "
+		     "inflight %llu",
+		     (unsigned long long)c->done, (unsigned long long)c->total, pct, done_ps,
+		     probes_ps, eta, reach, (unsigned long long)c->inflight);
+	return n < 0 ? 0 : (size_t)n;
+}
+
+long batch_proc_kib(const char *field)
+{
+	char line[256];
+	size_t fl = strlen(field);
+	long v = -ENOENT;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, field, fl) && line[fl] == ':') {
+			v = strtol(line + fl + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}

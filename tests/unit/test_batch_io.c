@@ -1,0 +1,593 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * test_batch_io.c - unit tests of rtrace-batch's files and lines: the
+ * blocklist against the IANA IPv4 Special-Purpose Address Registry (every
+ * entry, its first and last address and the addresses just outside, written
+ * here from the registry independently of blocklist.c's table), --allow and
+ * user blocklist files; the output writer (plain and gzip, checked with the
+ * real gzip tool, including a file cut at every length as kill -9 could
+ * leave it); resume (torn lines, unfinished and corrupt members, append
+ * after resume gives one valid file without duplicates); the status line.
+ */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "rtrace/batch.h"
+#include "rtrace/log.h"
+
+static uint32_t A(const char *s)
+{
+	struct in_addr a;
+
+	cr_assert_eq(inet_pton(AF_INET, s, &a), 1, "bad address %s", s);
+	return a.s_addr;
+}
+
+static uint32_t H(uint32_t host)
+{
+	return htonl(host);
+}
+
+/* ---- blocklist ----------------------------------------------------------------------- */
+
+/*
+ * The registry (iana-ipv4-special-registry, top-level entries) as its CSV
+ * lists them: address block, name. Nested entries (192.0.0.0/29, .8/32 ...)
+ * are inside 192.0.0.0/24.
+ */
+static const struct {
+	const char *block, *name;
+	bool nested; /* listed inside a larger entry of the registry */
+} registry[] = {
+	{"0.0.0.0/8", "This network", false},
+	{"0.0.0.0/32", "This host on this network", true},
+	{"10.0.0.0/8", "Private-Use", false},
+	{"100.64.0.0/10", "Shared Address Space", false},
+	{"127.0.0.0/8", "Loopback", false},
+	{"169.254.0.0/16", "Link Local", false},
+	{"172.16.0.0/12", "Private-Use", false},
+	{"192.0.0.0/24", "IETF Protocol Assignments", false},
+	{"192.0.0.0/29", "IPv4 Service Continuity Prefix", true},
+	{"192.0.0.8/32", "IPv4 dummy address", true},
+	{"192.0.0.9/32", "Port Control Protocol Anycast", true},
+	{"192.0.0.10/32", "Traversal Using Relays around NAT Anycast", true},
+	{"192.0.0.170/32", "NAT64/DNS64 Discovery", true},
+	{"192.0.0.171/32", "NAT64/DNS64 Discovery", true},
+	{"192.0.2.0/24", "Documentation (TEST-NET-1)", false},
+	{"192.31.196.0/24", "AS112-v4", false},
+	{"192.52.193.0/24", "AMT", false},
+	{"192.88.99.0/24", "Deprecated (6to4 Relay Anycast)", false},
+	{"192.168.0.0/16", "Private-Use", false},
+	{"192.175.48.0/24", "Direct Delegation AS112 Service", false},
+	{"198.18.0.0/15", "Benchmarking", false},
+	{"198.51.100.0/24", "Documentation (TEST-NET-2)", false},
+	{"203.0.113.0/24", "Documentation (TEST-NET-3)", false},
+	{"240.0.0.0/4", "Reserved", false},
+	{"255.255.255.255/32", "Limited Broadcast", false},
+};
+
+static struct batch_blocklist BL;
+
+static void bl_default(void)
+{
+	cr_assert_eq(batch_blocklist_init(&BL), 0);
+	cr_assert_eq(batch_blocklist_finish(&BL), 0);
+}
+
+static void prefix_bounds(const char *cidr, uint32_t *lo, uint32_t *hi)
+{
+	char buf[32], *sl;
+	int plen;
+
+	snprintf(buf, sizeof(buf), "%s", cidr);
+	sl = strchr(buf, '/');
+	cr_assert_not_null(sl);
+	*sl = 0;
+	plen = atoi(sl + 1);
+	*lo = ntohl(A(buf));
+	*hi = *lo | (plen == 32 ? 0 : (0xffffffffu >> plen));
+}
+
+Test(blocklist, every_registry_entry_is_blocked)
+{
+	size_t i;
+
+	bl_default();
+	for (i = 0; i < sizeof(registry) / sizeof(registry[0]); i++) {
+		uint32_t lo, hi;
+
+		prefix_bounds(registry[i].block, &lo, &hi);
+		cr_assert_not_null(batch_blocklist_match(&BL, H(lo)), "%s (%s): first address open",
+				   registry[i].block, registry[i].name);
+		cr_assert_not_null(batch_blocklist_match(&BL, H(hi)), "%s (%s): last address open",
+				   registry[i].block, registry[i].name);
+		cr_assert_not_null(batch_blocklist_match(&BL, H(lo + (hi - lo) / 2)),
+				   "%s: middle open", registry[i].block);
+	}
+	batch_blocklist_free(&BL);
+}
+
+/* Addresses just outside the ranges, and the classic typo 192.18 for 198.18. */
+Test(blocklist, neighbours_are_open)
+{
+	static const char *const open_[] = {
+		"1.0.0.0",	   "9.255.255.255",   "11.0.0.0",	 "100.63.255.255",
+		"100.128.0.0",	   "126.255.255.255", "128.0.0.0",	 "169.253.255.255",
+		"169.255.0.0",	   "172.15.255.255",  "172.32.0.0",	 "191.255.255.255",
+		"192.0.1.0",	   "192.0.3.0",	      "192.18.0.1",	 "192.19.255.255",
+		"192.31.195.255",  "192.31.197.0",    "192.52.192.255",	 "192.52.194.0",
+		"192.88.98.255",   "192.88.100.0",    "192.167.255.255", "192.169.0.0",
+		"192.175.47.255",  "192.175.49.0",    "198.17.255.255",	 "198.20.0.0",
+		"198.51.99.255",   "198.51.101.0",    "203.0.112.255",	 "203.0.114.0",
+		"223.255.255.255", "8.8.8.8",	      "1.1.1.1",
+	};
+	size_t i;
+
+	bl_default();
+	for (i = 0; i < sizeof(open_) / sizeof(open_[0]); i++)
+		cr_assert_null(batch_blocklist_match(&BL, A(open_[i])), "%s blocked by %s",
+			       open_[i], batch_blocklist_match(&BL, A(open_[i]))->what);
+	/* the registry says 198.18.0.0/15, not 192.18 */
+	cr_assert_not_null(batch_blocklist_match(&BL, A("198.18.0.0")));
+	cr_assert_not_null(batch_blocklist_match(&BL, A("198.19.255.255")));
+	/* multicast is refused too (not in that registry, never a unicast target) */
+	cr_assert_not_null(batch_blocklist_match(&BL, A("224.0.0.1")));
+	cr_assert_not_null(batch_blocklist_match(&BL, A("239.255.255.255")));
+	batch_blocklist_free(&BL);
+}
+
+/* The implementation's table lists exactly the registry's top-level entries. */
+Test(blocklist, table_matches_registry)
+{
+	size_t n, i, j, top = 0;
+	const struct batch_special *sp = batch_special_ranges(&n);
+
+	for (i = 0; i < sizeof(registry) / sizeof(registry[0]); i++) {
+		if (registry[i].nested)
+			continue;
+		top++;
+		for (j = 0; j < n && strcmp(sp[j].cidr, registry[i].block); j++)
+			;
+		cr_assert_lt(j, n, "registry entry %s missing from the table", registry[i].block);
+	}
+	cr_assert_eq(n, top + 1, "table has %zu entries, registry %zu top-level + multicast", n,
+		     top);
+	cr_assert_eq(top, 18);
+}
+
+Test(blocklist, match_names_the_range)
+{
+	const struct batch_range *r;
+
+	bl_default();
+	r = batch_blocklist_match(&BL, A("198.18.5.5"));
+	cr_assert_not_null(r);
+	cr_assert(strstr(r->what, "198.18.0.0/15") && strstr(r->what, "Benchmarking") &&
+			  strstr(r->what, "RFC 2544"),
+		  "%s", r->what);
+	batch_blocklist_free(&BL);
+}
+
+Test(blocklist, allow_opens_only_that_part)
+{
+	batch_blocklist_init(&BL);
+	cr_assert_eq(batch_blocklist_allow(&BL, "10.1.0.0/16"), 0);
+	cr_assert_eq(batch_blocklist_allow(&BL, "10.200.0.0/15"), 0);
+	cr_assert_eq(batch_blocklist_allow(&BL, "10.1.0.0/24"), 0); /* nested: merged */
+	cr_assert_eq(batch_blocklist_finish(&BL), 0);
+	cr_assert_null(batch_blocklist_match(&BL, A("10.1.0.0")));
+	cr_assert_null(batch_blocklist_match(&BL, A("10.1.255.255")));
+	cr_assert_null(batch_blocklist_match(&BL, A("10.201.3.4")));
+	cr_assert_not_null(batch_blocklist_match(&BL, A("10.0.255.255")));
+	cr_assert_not_null(batch_blocklist_match(&BL, A("10.2.0.0")));
+	cr_assert_not_null(batch_blocklist_match(&BL, A("10.199.255.255")));
+	cr_assert_not_null(batch_blocklist_match(&BL, A("10.202.0.0")));
+	cr_assert_not_null(batch_blocklist_match(&BL, A("192.168.1.1")));
+	batch_blocklist_free(&BL);
+
+	/* opening all of 10/8 and the whole of a range at its edges */
+	batch_blocklist_init(&BL);
+	batch_blocklist_allow(&BL, "10.0.0.0/8");
+	batch_blocklist_allow(&BL, "255.255.255.255/32");
+	batch_blocklist_finish(&BL);
+	cr_assert_null(batch_blocklist_match(&BL, A("10.0.0.0")));
+	cr_assert_null(batch_blocklist_match(&BL, A("10.255.255.255")));
+	cr_assert_null(batch_blocklist_match(&BL, A("255.255.255.255")));
+	cr_assert_not_null(batch_blocklist_match(&BL, A("255.255.255.254")));
+	cr_assert_null(batch_blocklist_match(&BL, A("9.255.255.255")));
+	batch_blocklist_free(&BL);
+}
+
+Test(blocklist, user_file_and_allow_does_not_override_it)
+{
+	const char *text = "# my blocklist\n"
+			   "8.8.8.0/24\n"
+			   "  1.2.3.4   # one host\n"
+			   "\n"
+			   "10.1.2.0/24\n"
+			   "bogus\n"
+			   "1.2.3.0/23\n"	/* host bits set */
+			   "5.6.7.8 9.9.9.9\n"; /* two tokens */
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	const struct batch_range *r;
+	size_t bad = 0;
+
+	batch_blocklist_init(&BL);
+	batch_blocklist_allow(&BL, "10.0.0.0/8");
+	cr_assert_eq(batch_blocklist_read(&BL, f, "bl.txt", &bad), 0);
+	fclose(f);
+	cr_assert_eq(bad, 3);
+	cr_assert_eq(batch_blocklist_finish(&BL), 0);
+	r = batch_blocklist_match(&BL, A("8.8.8.8"));
+	cr_assert_not_null(r);
+	cr_assert(strstr(r->what, "bl.txt:2"), "%s", r->what);
+	cr_assert_not_null(batch_blocklist_match(&BL, A("1.2.3.4")));
+	cr_assert_null(batch_blocklist_match(&BL, A("1.2.3.5")));
+	cr_assert_null(batch_blocklist_match(&BL, A("8.8.9.0")));
+	cr_assert_null(batch_blocklist_match(&BL, A("10.1.1.1")));
+	cr_assert_not_null(batch_blocklist_match(&BL, A("10.1.2.3")), "user entry wins");
+	batch_blocklist_free(&BL);
+}
+
+Test(blocklist, cidr_parse)
+{
+	uint32_t lo, hi;
+
+	cr_assert_eq(batch_cidr_parse("0.0.0.0/0", &lo, &hi), 0);
+	cr_assert(lo == 0 && hi == 0xffffffffu);
+	cr_assert_eq(batch_cidr_parse("1.2.3.4", &lo, &hi), 0);
+	cr_assert(lo == hi && lo == 0x01020304u);
+	cr_assert_eq(batch_cidr_parse("1.2.3.4/33", &lo, &hi), -EINVAL);
+	cr_assert_eq(batch_cidr_parse("1.2.3.4/", &lo, &hi), -EINVAL);
+	cr_assert_eq(batch_cidr_parse("1.2.3.4/24", &lo, &hi), -EINVAL);
+	cr_assert_eq(batch_cidr_parse("1.2.3/24", &lo, &hi), -EINVAL);
+	cr_assert_eq(batch_cidr_parse("", &lo, &hi), -EINVAL);
+}
+
+/* ---- output and resume ------------------------------------------------------------ */
+
+static char dir[64];
+
+static void mkdir_tmp(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/test_batch_io.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void rm_tmp(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static void rec(char *buf, size_t len, int i)
+{
+	snprintf(buf, len,
+		 "{\"type\":\"revtr\",\"src\":\"10.1.1.2\",\"dst\":\"10.200.%d.%d\","
+		 "\"stop_reason\":\"REACHES\",\"revtr_hops\":[{\"hop_number\":1,\"hop_ip\":"
+		 "\"10.200.%d.%d\",\"hop_type\":\"DST_REV_SEGMENT\"}],\"n\":%d}",
+		 i / 256, i % 256, i / 256, i % 256, i);
+}
+
+static void write_n(const char *path, int from, int to, bool append)
+{
+	struct batch_out *o;
+	char err[256], r[512];
+	int i;
+
+	cr_assert_eq(batch_out_open(&o, path, append, err, sizeof(err)), 0, "%s", err);
+	for (i = from; i < to; i++) {
+		rec(r, sizeof(r), i);
+		cr_assert_eq(batch_out_write(o, r, strlen(r)), 0);
+	}
+	cr_assert_eq(batch_out_records(o), (uint64_t)(to - from));
+	cr_assert_eq(batch_out_close(o), 0);
+}
+
+static int sh(const char *fmt, const char *arg)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), fmt, arg, arg, arg);
+	return system(cmd);
+}
+
+/* Records 0..n-1 each exactly once (by "n") in the decompressed file. */
+static void check_records(const char *path, int n)
+{
+	char cmd[512], line[1024];
+	FILE *p;
+	int *seen = calloc((size_t)n, sizeof(int)), k, count = 0;
+
+	snprintf(cmd, sizeof(cmd), "%s '%s'", batch_out_is_gz(path) ? "gzip -dc" : "cat", path);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		char *q = strstr(line, "\"n\":");
+
+		cr_assert_not_null(q, "line without n: %s", line);
+		k = atoi(q + 4);
+		cr_assert(k >= 0 && k < n, "record %d out of range", k);
+		cr_assert_eq(seen[k], 0, "record %d twice", k);
+		seen[k] = 1;
+		count++;
+	}
+	cr_assert_eq(pclose(p), 0, "decompression failed: %s is not valid", path);
+	cr_assert_eq(count, n, "%d records, want %d", count, n);
+	free(seen);
+}
+
+/*
+ * Write records 0..n-1 in a child that dies of SIGKILL right after the last
+ * write, finishing a gzip member after every `tick` records (0: never).
+ */
+static void write_killed(const char *path, int n, int tick)
+{
+	pid_t pid = fork();
+	int st;
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct batch_out *o;
+		char err[256], r[512];
+		int i;
+
+		if (batch_out_open(&o, path, false, err, sizeof(err)))
+			_exit(2);
+		for (i = 0; i < n; i++) {
+			rec(r, sizeof(r), i);
+			if (batch_out_write(o, r, strlen(r)))
+				_exit(3);
+			if (tick && i % tick == tick - 1)
+				batch_out_tick(o, ~0ull >> 1);
+		}
+		raise(SIGKILL);
+		_exit(4);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child status %d", st);
+}
+
+Test(outfile, plain_and_gzip_valid_and_refuse_overwrite)
+{
+	char p[128], err[256];
+	struct batch_out *o;
+
+	mkdir_tmp();
+	snprintf(p, sizeof(p), "%s/out.jsonl", dir);
+	write_n(p, 0, 100, false);
+	check_records(p, 100);
+	cr_assert_eq(batch_out_open(&o, p, false, err, sizeof(err)), -EEXIST);
+	cr_assert(strstr(err, "--resume"), "%s", err);
+
+	snprintf(p, sizeof(p), "%s/out.jsonl.gz", dir);
+	write_n(p, 0, 3000, false);
+	cr_assert_eq(sh("gzip -t '%s'", p), 0);
+	check_records(p, 3000);
+	write_n(p, 3000, 3100, true);
+	cr_assert_eq(sh("gzip -t '%s'", p), 0);
+	check_records(p, 3100);
+	rm_tmp();
+}
+
+/* Members: more than one, each valid alone (the file is several concatenated). */
+Test(outfile, gzip_members_rotate)
+{
+	char p[128];
+	struct batch_out *o;
+	char err[256], r[512];
+	int i;
+
+	mkdir_tmp();
+	snprintf(p, sizeof(p), "%s/m.jsonl.gz", dir);
+	cr_assert_eq(batch_out_open(&o, p, false, err, sizeof(err)), 0);
+	for (i = 0; i < 10; i++) {
+		rec(r, sizeof(r), i);
+		batch_out_write(o, r, strlen(r));
+		/* pretend a second passed after every record */
+		batch_out_tick(o, ~0ull >> 1);
+	}
+	batch_out_close(o);
+	/* 10 members: gzip -l would count one; count magic bytes instead */
+	cr_assert_eq(sh("test $(od -An -tx1 -v '%s' | tr -d ' \\n' | grep -o 1f8b08 | wc -l) "
+			"-ge 10",
+			p),
+		     0);
+	check_records(p, 10);
+	rm_tmp();
+}
+
+/*
+ * kill -9 at any moment: the file is some prefix of what would have been
+ * written. Cut a gzip output at every length: --resume finds exactly the
+ * whole records in it, and after truncate + rewrite of the tail + appending
+ * the rest, the file is valid gzip with every record once.
+ */
+static void cut_and_resume(bool gz)
+{
+	char full[128], cut[128], err[256];
+	struct stat st;
+	off_t len;
+	int n = 400, total = 0;
+
+	rt_log_set_level(RT_LOG_ERROR); /* torn lines are expected here */
+	mkdir_tmp();
+	snprintf(full, sizeof(full), "%s/full.jsonl%s", dir, gz ? ".gz" : "");
+	snprintf(cut, sizeof(cut), "%s/cut.jsonl%s", dir, gz ? ".gz" : "");
+	write_killed(full, n, 50); /* several members, the last one unfinished */
+	cr_assert_eq(stat(full, &st), 0);
+	for (len = 0; len <= st.st_size; len += (len < 200 ? 1 : 97)) {
+		struct batch_addrset done = {0};
+		struct batch_resume_info info;
+		struct batch_out *o;
+		char cmd[512], r[512];
+		int i;
+
+		snprintf(cmd, sizeof(cmd), "head -c %lld '%s' > '%s'", (long long)len, full, cut);
+		cr_assert_eq(system(cmd), 0);
+		cr_assert_eq(batch_resume_scan(cut, &done, &info, err, sizeof(err)), 0, "%s", err);
+		cr_assert_leq(info.keep, len);
+		cr_assert_eq(batch_resume_truncate(cut, &info), 0);
+		cr_assert_eq(batch_out_open(&o, cut, true, err, sizeof(err)), 0, "%s", err);
+		if (info.tail_len) {
+			/* records of the tail, one write each (without newlines) */
+			char *p = info.tail, *nl;
+
+			while ((nl = memchr(p, '\n', info.tail_len - (size_t)(p - info.tail)))) {
+				cr_assert_eq(batch_out_write(o, p, (size_t)(nl - p)), 0);
+				p = nl + 1;
+			}
+		}
+		for (i = 0; i < n; i++) {
+			char d[32];
+
+			snprintf(d, sizeof(d), "10.200.%d.%d", i / 256, i % 256);
+			if (batch_addrset_has(&done, A(d)))
+				continue;
+			rec(r, sizeof(r), i);
+			cr_assert_eq(batch_out_write(o, r, strlen(r)), 0);
+		}
+		cr_assert_eq(batch_out_close(o), 0);
+		if (gz)
+			cr_assert_eq(sh("gzip -t '%s' 2>/dev/null", cut), 0, "cut at %lld: invalid",
+				     (long long)len);
+		check_records(cut, n);
+		total += (int)done.n;
+		batch_addrset_free(&done);
+		batch_resume_info_free(&info);
+	}
+	cr_assert_gt(total, 0, "some cuts must hold records");
+	rm_tmp();
+}
+
+Test(resume, gzip_cut_anywhere)
+{
+	cut_and_resume(true);
+}
+
+Test(resume, plain_cut_anywhere)
+{
+	cut_and_resume(false);
+}
+
+Test(resume, whole_records_of_unfinished_member_recovered)
+{
+	char p[128], err[256];
+	struct batch_addrset done = {0};
+	struct batch_resume_info info;
+
+	mkdir_tmp();
+	snprintf(p, sizeof(p), "%s/u.jsonl.gz", dir);
+	write_killed(p, 30, 20); /* member 1: records 0..19; 20..29 unfinished */
+	cr_assert_eq(batch_resume_scan(p, &done, &info, err, sizeof(err)), 0);
+	cr_assert_eq(done.n, 30, "every flushed record is readable: %u", done.n);
+	cr_assert_eq(info.tail_recs, 10);
+	cr_assert_lt(info.keep, info.size);
+	batch_addrset_free(&done);
+	batch_resume_info_free(&info);
+	rm_tmp();
+}
+
+Test(resume, corrupt_and_junk)
+{
+	char p[128], err[256];
+	struct batch_addrset done = {0};
+	struct batch_resume_info info;
+	FILE *f;
+
+	mkdir_tmp();
+	/* plain: a non-record line and a torn last line */
+	snprintf(p, sizeof(p), "%s/j.jsonl", dir);
+	f = fopen(p, "w");
+	fprintf(f,
+		"{\"dst\":\"1.2.3.4\"}\nnot json\n{\"x\":1}\n{\"dst\":\"5.6.7.8\"}\n{\"dst\":\"9.");
+	fclose(f);
+	cr_assert_eq(batch_resume_scan(p, &done, &info, err, sizeof(err)), 0);
+	cr_assert_eq(done.n, 2);
+	cr_assert_eq(info.bad, 2);
+	cr_assert(batch_addrset_has(&done, A("5.6.7.8")));
+	cr_assert_eq(info.keep, info.size - (off_t)strlen("{\"dst\":\"9."));
+	batch_addrset_free(&done);
+	batch_resume_info_free(&info);
+
+	/* gzip followed by garbage: the members before it count */
+	snprintf(p, sizeof(p), "%s/g.jsonl.gz", dir);
+	write_n(p, 0, 5, false);
+	f = fopen(p, "a");
+	fprintf(f, "garbage that is not gzip");
+	fclose(f);
+	cr_assert_eq(batch_resume_scan(p, &done, &info, err, sizeof(err)), 0);
+	cr_assert_eq(done.n, 5);
+	cr_assert_eq(info.keep, info.size - 24);
+	batch_addrset_free(&done);
+	batch_resume_info_free(&info);
+
+	/* missing file: empty */
+	snprintf(p, sizeof(p), "%s/none.jsonl.gz", dir);
+	cr_assert_eq(batch_resume_scan(p, &done, &info, err, sizeof(err)), 0);
+	cr_assert_eq(done.n, 0);
+	rm_tmp();
+}
+
+Test(addrset, grow_and_lookup)
+{
+	struct batch_addrset s = {0};
+	uint32_t i;
+
+	for (i = 1; i <= 100000; i++)
+		cr_assert_eq(batch_addrset_add(&s, htonl(i * 7)), 1);
+	cr_assert_eq(batch_addrset_add(&s, htonl(7)), 0);
+	cr_assert_eq(s.n, 100000);
+	for (i = 1; i <= 100000; i++)
+		cr_assert(batch_addrset_has(&s, htonl(i * 7)));
+	cr_assert(!batch_addrset_has(&s, htonl(8)));
+	cr_assert(!batch_addrset_has(&s, 0));
+	batch_addrset_free(&s);
+}
+
+/* ---- status -------------------------------------------------------------------------- */
+
+Test(status, line_and_rates)
+{
+	struct batch_counts c = {.total = 5000, .done = 1250, .reached = 1000, .inflight = 256};
+	struct batch_rate r = {0};
+	double d, p;
+	char buf[256];
+
+	batch_rate_get(&r, &d, &p);
+	cr_assert(d == 0 && p == 0);
+	batch_rate_sample(&r, 1000000000ull, 0, 0);
+	batch_rate_sample(&r, 2000000000ull, 1000, 3000);
+	batch_rate_sample(&r, 3000000000ull, 2500, 6000);
+	batch_rate_get(&r, &d, &p);
+	cr_assert_float_eq(d, 1250.0, 1e-9);
+	cr_assert_float_eq(p, 3000.0, 1e-9);
+	batch_status_format(buf, sizeof(buf), &c, 1250.0, 3000.0);
+	cr_assert(strstr(buf, "1250/5000 25.0%"), "%s", buf);
+	cr_assert(strstr(buf, "1250 revtr/s") && strstr(buf, "3000 probes/s"), "%s", buf);
+	cr_assert(strstr(buf, "ETA 0:03"), "%s", buf);
+	cr_assert(strstr(buf, "reach 80.0%"), "%s", buf);
+	/* the window slides: old samples drop out */
+	for (int i = 0; i < 20; i++)
+		batch_rate_sample(&r, 4000000000ull + i * 1000000000ull, 2500 + i * 10, 6000);
+	batch_rate_get(&r, &d, &p);
+	cr_assert_float_eq(d, 10.0, 1e-9);
+	cr_assert_float_eq(p, 0.0, 1e-9);
+	c.done = 5000;
+	batch_status_format(buf, sizeof(buf), &c, 0, 0);
+	cr_assert(strstr(buf, "ETA 0:00"), "%s", buf);
+	cr_assert_gt(batch_proc_kib("VmRSS"), 0);
+	cr_assert_gt(batch_proc_kib("VmHWM"), 0);
+	cr_assert_lt(batch_proc_kib("NoSuchField"), 0);
+}
