@@ -46,7 +46,7 @@ static uint64_t pump(uint64_t rate, uint64_t tick_ns, uint64_t jitter_ns, uint64
 
 Test(tb, rates_within_5_percent)
 {
-	static const uint64_t rates[] = { 100, 1000, 10000, 100000, 1000000, 5000000 };
+	static const uint64_t rates[] = {100, 1000, 10000, 100000, 1000000, 5000000};
 	size_t i;
 
 	for (i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
@@ -107,7 +107,7 @@ static void rt_pump_cb(struct sched *s, struct sched_timer *t, void *ctx)
 Test(tb, real_loop_2000pps)
 {
 	struct sched *s = sched_new();
-	struct rt_pump p = { 0 };
+	struct rt_pump p = {0};
 	uint64_t now;
 
 	cr_assert_not_null(s);
@@ -236,9 +236,9 @@ static void order_cb(struct sched *s, struct sched_timer *t, void *ctx)
 
 Test(loop, timers_fire_in_deadline_order)
 {
-	static const int delay_ms[8] = { 30, 5, 20, 1, 25, 10, 15, 2 };
+	static const int delay_ms[8] = {30, 5, 20, 1, 25, 10, 15, 2};
 	struct sched *s = sched_new();
-	struct order o = { 0 };
+	struct order o = {0};
 	uint64_t now = sched_now_ns();
 	int i, guard = 0;
 
@@ -255,7 +255,7 @@ Test(loop, timers_fire_in_deadline_order)
 	while (o.n < 7 && guard++ < 1000)
 		cr_assert_geq(sched_run_once(s, 100), 0);
 	cr_assert_eq(o.n, 7);
-	static const int want[7] = { 0, 3, 7, 1, 5, 6, 2 };
+	static const int want[7] = {0, 3, 7, 1, 5, 6, 2};
 	for (i = 0; i < 7; i++)
 		cr_expect_eq(o.seen[i], want[i], "position %d: timer %d", i, o.seen[i]);
 	cr_assert_geq(sched_now_ns() - now, 20000000ull, "timers did not fire early");
@@ -283,7 +283,7 @@ static void fd_cb(struct sched *s, int fd, uint32_t ev, void *ctx)
 Test(loop, fd_events_and_removal)
 {
 	struct sched *s = sched_new();
-	struct fdctx c = { 0 };
+	struct fdctx c = {0};
 
 	cr_assert_not_null(s);
 	cr_assert_eq(pipe(c.fds), 0);

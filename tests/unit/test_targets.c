@@ -14,34 +14,34 @@
 struct pcase {
 	const char *line;
 	int rc;
-	const char *first;	/* dotted quad, host-order range start */
+	const char *first; /* dotted quad, host-order range start */
 	uint32_t count;
 };
 
 Test(targets, parse_line_table)
 {
 	static const struct pcase c[] = {
-		{ "10.0.0.1", 1, "10.0.0.1", 1 },
-		{ "  10.0.0.1  \n", 1, "10.0.0.1", 1 },
-		{ "10.0.0.1 # a router", 1, "10.0.0.1", 1 },
-		{ "10.0.0.1#x", 1, "10.0.0.1", 1 },
-		{ "10.1.2.3/24", 1, "10.1.2.0", 256 },
-		{ "10.1.0.0/16", 1, "10.1.0.0", 65536 },
-		{ "10.1.2.3/32", 1, "10.1.2.3", 1 },
-		{ "", 0, NULL, 0 },
-		{ "   ", 0, NULL, 0 },
-		{ "# comment", 0, NULL, 0 },
-		{ "\t# comment 10.0.0.1", 0, NULL, 0 },
-		{ "10.0.0", -EINVAL, NULL, 0 },
-		{ "10.0.0.256", -EINVAL, NULL, 0 },
-		{ "hello", -EINVAL, NULL, 0 },
-		{ "10.0.0.1 10.0.0.2", -EINVAL, NULL, 0 },
-		{ "10.0.0.1/33", -EINVAL, NULL, 0 },
-		{ "10.0.0.1/", -EINVAL, NULL, 0 },
-		{ "10.0.0.1/-1", -EINVAL, NULL, 0 },
-		{ "10.0.0.0/7", -ERANGE, NULL, 0 },
-		{ "::1", -EINVAL, NULL, 0 },
-		{ "10.0.0.1extra", -EINVAL, NULL, 0 },
+		{"10.0.0.1", 1, "10.0.0.1", 1},
+		{"  10.0.0.1  \n", 1, "10.0.0.1", 1},
+		{"10.0.0.1 # a router", 1, "10.0.0.1", 1},
+		{"10.0.0.1#x", 1, "10.0.0.1", 1},
+		{"10.1.2.3/24", 1, "10.1.2.0", 256},
+		{"10.1.0.0/16", 1, "10.1.0.0", 65536},
+		{"10.1.2.3/32", 1, "10.1.2.3", 1},
+		{"", 0, NULL, 0},
+		{"   ", 0, NULL, 0},
+		{"# comment", 0, NULL, 0},
+		{"\t# comment 10.0.0.1", 0, NULL, 0},
+		{"10.0.0", -EINVAL, NULL, 0},
+		{"10.0.0.256", -EINVAL, NULL, 0},
+		{"hello", -EINVAL, NULL, 0},
+		{"10.0.0.1 10.0.0.2", -EINVAL, NULL, 0},
+		{"10.0.0.1/33", -EINVAL, NULL, 0},
+		{"10.0.0.1/", -EINVAL, NULL, 0},
+		{"10.0.0.1/-1", -EINVAL, NULL, 0},
+		{"10.0.0.0/7", -ERANGE, NULL, 0},
+		{"::1", -EINVAL, NULL, 0},
+		{"10.0.0.1extra", -EINVAL, NULL, 0},
 	};
 	size_t i;
 
@@ -69,7 +69,7 @@ Test(targets, read_file_skips_junk)
 				   "10.0.1.0/30   # four\n"
 				   "10.0.0.999\n"
 				   "10.0.0.2";
-	struct targets t = { 0 };
+	struct targets t = {0};
 	char *copy = strdup(text);
 	FILE *f = fmemopen(copy, strlen(copy), "r");
 	size_t bad = 0;
@@ -95,7 +95,7 @@ Test(targets, read_file_skips_junk)
 
 Test(targets, big_prefix)
 {
-	struct targets t = { 0 };
+	struct targets t = {0};
 
 	cr_assert_eq(targets_add_line(&t, "10.7.0.0/16"), 1);
 	cr_assert_eq(t.n, 65536);
