@@ -34,6 +34,8 @@ struct rtb_opts {
 	const char *ifname;		/* probing interface (required) */
 	uint32_t src;			/* client address [the interface's] */
 	uint64_t pps;			/* the client's global probe rate [no limit] */
+	uint64_t dst_pps;		/* the client's probes per destination per
+					 * second [no limit] (rtrace-batch) */
 	const char *const *agents;	/* "HOST[:PORT]" of each rtraced */
 	size_t nagents;			/* entries in agents (<= REVTR_MAX_AGENTS) */
 	const char *certdir;		/* certificates (tools/rtrace-keygen); needed
