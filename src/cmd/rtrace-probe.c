@@ -15,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 
+#include "rtrace/ctl.h"
 #include "rtrace/log.h"
 #include "rtrace/netinfo.h"
 #include "rtrace/output.h"
@@ -25,6 +27,7 @@
 #include "rtrace/rx.h"
 #include "rtrace/sched.h"
 #include "rtrace/targets.h"
+#include "rtrace/tlslink.h"
 #include "rtrace/txring.h"
 
 static const char usage_text[] =
@@ -429,6 +432,160 @@ static int engine_error(const char *ifname, int err)
 	return 1;
 }
 
+/* ---- -a AGENT: the same measurements run by rtraced over the control link ---- */
+
+/* Fill a PING or TRACE request for target i. */
+static void agent_request(struct app *a, size_t i, struct ctl_msg *m)
+{
+	static const uint8_t ts_of_opt[] = {
+		[PROBE_OPT_TSONLY] = CTL_TS_TSONLY,
+		[PROBE_OPT_TSANDADDR] = CTL_TS_TSANDADDR,
+		[PROBE_OPT_TSPRESPEC] = CTL_TS_PRESPEC,
+	};
+	const struct probe_ping_opts *p = &a->ping;
+	const struct probe_trace_opts *t = &a->trace;
+
+	memset(m, 0, sizeof(*m));
+	if (a->cmd == PROBE_PING) {
+		int olen = p->opt == PROBE_OPT_NONE	   ? 0
+			   : p->opt == PROBE_OPT_TSANDADDR ? 36
+			   : p->opt == PROBE_OPT_TSPRESPEC ? 4 + 8 * p->ntsps
+							   : 40;
+
+		m->type = CTL_PING;
+		m->u.ping.req_id = i + 1;
+		m->u.ping.target = a->tg.addr[i];
+		m->u.ping.spoof_src = p->spoof_src;
+		m->u.ping.cookie_req = p->spoof_req;
+		m->u.ping.count = p->count ? p->count : 4;
+		if (p->size > 20 + olen + 8)
+			m->u.ping.payload_size = p->size - 20 - olen - 8;
+		m->u.ping.wait_ms = p->wait_ms > 65535 ? 65535 : p->wait_ms;
+		m->u.ping.ttl = p->ttl;
+		m->u.ping.rr = p->opt == PROBE_OPT_RR;
+		if (p->opt >= PROBE_OPT_TSONLY)
+			m->u.ping.ts_mode = ts_of_opt[p->opt];
+		m->u.ping.ts_naddr = p->opt == PROBE_OPT_TSPRESPEC ? p->ntsps : 0;
+		memcpy(m->u.ping.ts_addr, p->tsps, sizeof(m->u.ping.ts_addr));
+	} else {
+		m->type = CTL_TRACE;
+		m->u.trace.req_id = i + 1;
+		m->u.trace.target = a->tg.addr[i];
+		m->u.trace.first_ttl = t->first_ttl ? t->first_ttl : 1;
+		m->u.trace.max_ttl = t->max_ttl ? t->max_ttl : 30;
+		m->u.trace.attempts = t->attempts ? t->attempts : 2;
+		m->u.trace.gap_limit = t->gaplimit ? t->gaplimit : 5;
+		m->u.trace.method = t->method == PROBE_TRACE_UDP_PARIS ? CTL_TRACE_UDP_PARIS
+								       : CTL_TRACE_ICMP_PARIS;
+		m->u.trace.wait_ms = t->wait_ms > 65535 ? 65535 : t->wait_ms;
+	}
+}
+
+/*
+ * Run every target on the agent: requests go out through a window of the
+ * agent's in-flight grant, each RESULT (scamper JSON, as -j prints it) is
+ * written as it comes. Returns the exit status.
+ */
+static int run_agent(struct app *a, const char *agent, const char *certdir, const char *name)
+{
+	struct ctl_hello mine = {.version = CTL_VERSION}, theirs;
+	struct tls_client *c = NULL;
+	struct tls_ctx *ctx = NULL;
+	size_t inflight = 0, window;
+	char err[512];
+	sigset_t sigs;
+	int rc = 0, sfd;
+
+	if (a->fmt != OUTPUT_JSON)
+		rt_warn("-a: the agent sends scamper JSON: printing JSON (as with -j)");
+	if (tls_ctx_new(&ctx, TLS_CLIENT, certdir, name, err, sizeof(err)) < 0) {
+		fprintf(stderr, "rtrace-probe: %s\n", err);
+		return 1;
+	}
+	if (tls_client_connect(&c, ctx, agent, NULL, 5000, err, sizeof(err)) < 0) {
+		fprintf(stderr, "rtrace-probe: %s\n", err);
+		tls_ctx_free(ctx);
+		return 1;
+	}
+	snprintf(mine.name, sizeof(mine.name), "%s", name);
+	if (tls_client_hello(c, &mine, &theirs, 5000) < 0) {
+		fprintf(stderr, "rtrace-probe: %s\n", tls_client_error(c));
+		rc = 1;
+		goto out;
+	}
+	window = theirs.max_inflight ? theirs.max_inflight : 1;
+	if (window > a->window)
+		window = a->window;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	while (!a->stopping && (a->next < a->tg.n || inflight)) {
+		struct pollfd pf[2] = {{tls_client_fd(c), POLLIN, 0}, {sfd, POLLIN, 0}};
+		struct ctl_msg m;
+		int r;
+
+		while (inflight < window && a->next < a->tg.n) {
+			agent_request(a, a->next, &m);
+			r = tls_client_send(c, &m, 5000);
+			if (r < 0) {
+				fprintf(stderr, "rtrace-probe: %s\n", tls_client_error(c));
+				rc = 1;
+				goto out_sig;
+			}
+			a->next++;
+			inflight++;
+		}
+		if (!tls_client_pending(c) && poll(pf, sfd >= 0 ? 2 : 1, -1) > 0 &&
+		    (pf[1].revents & POLLIN)) {
+			a->stopping = 1;
+			break;
+		}
+		r = tls_client_recv(c, &m, 0);
+		if (r == -EAGAIN)
+			continue;
+		if (r < 0) {
+			fprintf(stderr, "rtrace-probe: %s\n", tls_client_error(c));
+			rc = 1;
+			break;
+		}
+		if (m.type == CTL_RESULT) {
+			if (m.u.result.len) {
+				fwrite(m.u.result.text, 1, m.u.result.len, a->out);
+				fputc('\n', a->out);
+				if (fflush(a->out))
+					a->out_err = 1;
+			}
+			inflight -= m.u.result.final;
+		} else if (m.type == CTL_ERROR && m.u.error.req_id && m.u.error.req_id <= a->tg.n) {
+			char ip[INET_ADDRSTRLEN];
+
+			inet_ntop(AF_INET, &a->tg.addr[m.u.error.req_id - 1], ip, sizeof(ip));
+			fprintf(stderr, "rtrace-probe: %s: agent %s refused: %s: %s\n", ip, agent,
+				ctl_err_str(m.u.error.code), m.u.error.msg);
+			a->failed++;
+			inflight--;
+		} else if (m.type == CTL_ERROR) {
+			fprintf(stderr, "rtrace-probe: agent %s: %s: %s\n", agent,
+				ctl_err_str(m.u.error.code), m.u.error.msg);
+			rc = 1;
+			break;
+		}
+	}
+out_sig:
+	if (sfd >= 0)
+		close(sfd);
+out:
+	tls_client_close(c);
+	tls_ctx_free(ctx);
+	if (a->out_err) {
+		fprintf(stderr, "rtrace-probe: writing results failed\n");
+		rc = 1;
+	}
+	return rc ? rc : a->failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -515,12 +672,10 @@ int main(int argc, char **argv)
 	else
 		usage_exit("unknown command (want ping, trace or listen)");
 
-	if (agent || certdir || name) {
-		if (!agent || !certdir || !name)
-			usage_exit("-a AGENT needs -c CERTDIR and -n NAME");
-		fprintf(stderr, "rtrace-probe: -a %s: not yet: needs rtraced\n", agent);
-		return 1;
-	}
+	if ((agent || certdir || name) && !(agent && certdir && name))
+		usage_exit("-a AGENT needs -c CERTDIR and -n NAME");
+	if (agent && a.cmd == PROBE_LISTEN)
+		usage_exit("listen runs here, not on an agent (drop -a)");
 	for (; i < argc; i++) {
 		int r = targets_add_line(&a.tg, argv[i]);
 
@@ -546,6 +701,22 @@ int main(int argc, char **argv)
 			fclose(f);
 		if (bad)
 			fprintf(stderr, "rtrace-probe: %s: %zu bad lines skipped\n", tfile, bad);
+	}
+	if (agent) {
+		if (!a.tg.n)
+			usage_exit("no targets (give TARGET... or -f FILE)");
+		if (outfile) {
+			a.out = fopen(outfile, "w");
+			if (!a.out) {
+				fprintf(stderr, "rtrace-probe: %s: %s\n", outfile, strerror(errno));
+				return 1;
+			}
+		}
+		rc = run_agent(&a, agent, certdir, name);
+		if (a.out != stdout && fclose(a.out))
+			rc = 1;
+		targets_free(&a.tg);
+		return rc;
 	}
 	if (a.cmd == PROBE_LISTEN) {
 		if (a.tg.n)

@@ -3,7 +3,7 @@
 # test_probe_cli.sh - rtrace-probe's command line on the line topology: exit
 # codes and the messages a person acts on (unknown interface, missing
 # capabilities, unreachable next hop, junk in the target file with line
-# numbers, local target, usage errors, --help, -a before rtraced exists),
+# numbers, local target, usage errors, --help, -a with a missing certificate directory),
 # the default interface (routed towards the first target), -o FILE, text
 # output, and SIGTERM in the middle of a ping run.
 set -u
@@ -45,7 +45,8 @@ expect 2 "tsprespec: at most 4" "$PROBE" ping -T tsprespec=1.1.1.1,1.1.1.2,1.1.1
 expect 2 "no targets" "$PROBE" ping
 expect 2 "listen needs -i" "$PROBE" listen -t 1
 expect 2 "not an IPv4 address" "$PROBE" ping 10.1.2
-expect 1 "not yet: needs rtraced" "$PROBE" -a agent1 -c /nonexistent -n me ping "$D1"
+expect 1 "/nonexistent/ca.crt" "$PROBE" -a agent1 -c /nonexistent -n me ping "$D1"
+expect 2 "listen runs here" "$PROBE" -a agent1 -c /nonexistent -n me listen
 tb_exec src "$PROBE" --help >"$T/help" || fail "--help exit code"
 for w in "ping" "trace" "listen" "-T MODE" "-P METHOD" "-S SRC" "-g GAPLIMIT" "-t SECONDS" \
 	"cap_net_raw"; do

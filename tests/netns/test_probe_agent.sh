@@ -1,0 +1,82 @@
+#!/bin/bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# test_probe_agent.sh - rtrace-probe -a: the same measurements run by rtraced
+# on a vantage point (line topology, rtraced at vp1, client at src):
+#  1. trace from the agent back to src: the hops equal a local
+#     `rtrace-probe trace` run in vp1's namespace (after the agent stopped);
+#  2. ping -R through the agent: every probe answered, RR present;
+#  3. a spoofed ping (-S SRC) through the agent is seen by `rtrace-probe
+#     listen` at src with our request id;
+#  4. a refused request (blocklisted target) is reported with the agent's
+#     reason and exit status 1; a wrong CA fails with a TLS message.
+set -u
+. "$(dirname "$0")/lib.sh"
+tb_need_root
+BIN=${RTRACE_BIN:-$TB_ROOT/bin}
+PROBE=$BIN/rtrace-probe
+[ -x "$BIN/rtraced" ] && [ -x "$PROBE" ] || fail "no $BIN/rtraced or $PROBE (make first)"
+tb_up line
+T=$TB_TMP
+SRC=$(tb_addr src)
+VP=$(tb_addr vp1)
+D1=$(tb_addr d1)
+
+"$TB_ROOT/tools/rtrace-keygen" "$T/certs" vp1 alice 2>/dev/null || fail "keygen"
+"$TB_ROOT/tools/rtrace-keygen" "$T/foreign" alice 2>/dev/null || fail "keygen foreign"
+printf 'global rate 5000 inflight 64\nblocklist 10.250.0.0/16\n' >"$T/policy"
+ip netns exec "$(tb_ns vp1)" "$BIN/rtraced" -i eth0 -l 7777 -c "$T/certs" -n vp1 \
+	--policy "$T/policy" -v 2>"$T/agent.log" &
+AGENT=$!
+tb_on_exit "kill $AGENT 2>/dev/null; wait $AGENT 2>/dev/null"
+for _ in $(seq 50); do
+	grep -q "listening on port" "$T/agent.log" && break
+	kill -0 $AGENT 2>/dev/null || { cat "$T/agent.log"; fail "rtraced died at start"; }
+	sleep 0.1
+done
+A=(-a "$VP:7777" -c "$T/certs" -n alice)
+
+# 2. ping -R
+tb_exec src "$PROBE" "${A[@]}" -j ping -R -c 2 "$D1" >"$T/ping" || fail "ping via agent"
+"$TB_PY" - "$T/ping" "$VP" <<'EOF' || fail "ping via agent: result"
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert o["src"] == sys.argv[2] and o["statistics"]["replies"] == 2, o
+assert all(len(r["RR"]) >= 2 for r in o["responses"]), o
+print("ping via agent: ok, RR", o["responses"][0]["RR"])
+EOF
+
+# 3. spoofed through the agent, seen by listen at src
+ip netns exec "$(tb_ns src)" "$PROBE" -v -j -i eth0 listen -t 20 >"$T/listen" 2>"$T/listen.err" &
+L=$!
+tb_on_exit "kill $L 2>/dev/null"
+for _ in $(seq 100); do grep -q "probe: eth0" "$T/listen.err" && break; sleep 0.05; done
+tb_exec src "$PROBE" "${A[@]}" -j ping -R -c 1 -S "$SRC" -Q 4242 "$D1" >"$T/spoof" ||
+	fail "spoofed ping via agent"
+sleep 0.5
+kill -INT $L
+wait $L
+grep -q '"req":4242' "$T/listen" || { cat "$T/listen" "$T/listen.err"; fail "listen saw no reply to req 4242"; }
+grep -q "\"vp\":\"$VP\"" "$T/listen" || fail "listen: wrong vp"
+
+# 4. refusals
+tb_exec src "$PROBE" "${A[@]}" -j ping -c 1 10.250.0.1 >/dev/null 2>"$T/err" && fail "blocklisted target accepted"
+grep -q "refused: blocked" "$T/err" || { cat "$T/err"; fail "no refusal reason"; }
+tb_exec src "$PROBE" -a "$VP:7777" -c "$T/foreign" -n alice ping -c 1 "$D1" >/dev/null 2>"$T/err" &&
+	fail "foreign CA accepted"
+grep -qi "tls\|certificate\|handshake" "$T/err" || { cat "$T/err"; fail "foreign CA: no TLS message"; }
+
+# 1. trace from the agent vs a local trace at vp1 (after the agent let go of eth0)
+tb_exec src "$PROBE" "${A[@]}" trace -W 1 "$SRC" >"$T/trace.agent" 2>"$T/err" ||
+	{ cat "$T/err"; fail "trace via agent"; }
+kill $AGENT
+wait $AGENT 2>/dev/null
+tb_exec vp1 "$PROBE" -j trace -W 1 "$SRC" >"$T/trace.local" || fail "local trace at vp1"
+"$TB_PY" - "$T/trace.agent" "$T/trace.local" <<'EOF' || fail "agent trace differs from local trace"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+ha = [(h["probe_ttl"], h["addr"]) for h in a["hops"]]
+hb = [(h["probe_ttl"], h["addr"]) for h in b["hops"]]
+print("agent:", ha, a["stop_reason"]); print("local:", hb, b["stop_reason"])
+sys.exit(0 if ha == hb and a["stop_reason"] == "COMPLETED" and ha else 1)
+EOF
+echo "test_probe_agent: ok"
