@@ -232,6 +232,11 @@ static int build(struct tls_ctx *c, SSL_CTX **out, char *err, size_t errlen)
 	/* No session resumption: every connection authenticates with its certificate. */
 	SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(s, 0);
+	/*
+	 * A peer that closes without close_notify is an ordinary disconnect: the
+	 * length-prefixed framing already detects a truncated message.
+	 */
+	SSL_CTX_set_options(s, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_verify(s, c->role == TLS_SERVER ?
 			   SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER,
 			   NULL);
