@@ -2,7 +2,8 @@
 /*
  * engine.c - the probe engine (see include/rtrace/probe.h): TX pump with
  * global and per-destination pacing, RX dispatch with O(1) slot matching,
- * probe timeouts, measurement lifecycle, next-hop and template caches.
+ * probe timeouts, engine setup and teardown. Measurement lifecycle, next-hop
+ * and template caches are in meas.c.
  *
  * Hot paths (pump, on_record, probe timeouts) neither allocate nor log.
  * The pump writes at most PUMP_MAX probes per call and then yields to the
@@ -27,53 +28,7 @@
 #define PUMP_MAX 2048	  /* probes per pump call before yielding */
 #define KICK_EVERY 256	  /* frames per send() */
 #define RETRY_NS 20000ull /* ring or device queue full: try again after */
-#define L2_CACHE 4096u	  /* destinations with a cached next hop (power of 2) */
-#define NH_CACHE 32	  /* next hops with a cached MAC */
 #define DEF_SLOTS 65536u
-
-struct l2_ent {
-	uint32_t dst; /* destination (0: empty) */
-	uint8_t nh;   /* index into nh[] */
-};
-
-struct nh_ent {
-	uint32_t addr;	/* next hop */
-	uint8_t mac[6]; /* its MAC */
-};
-
-struct probe_engine {
-	struct sched *s;	    /* event loop */
-	int own_sched;		    /* we made s */
-	int stop;		    /* probe_engine_stop() */
-	struct txring *tx;	    /* transmit ring */
-	struct rx *rx;		    /* receive path */
-	struct netinfo_if ifc;	    /* probing interface */
-	uint32_t src;		    /* our address */
-	uint16_t icmp_id;	    /* instance id */
-	uint16_t udp_sport;	    /* instance UDP port */
-	uint32_t secret;	    /* mixes cookie.aux */
-	int accept_spoofed;	    /* listen allowed */
-	struct sched_tb tb;	    /* global pacing */
-	struct sched_dstlim dl;	    /* per-destination pacing */
-	struct sched_slots slots;   /* probes in flight */
-	struct sched_timer pump_tm; /* runs pump() */
-	struct sched_timer reap_tm; /* runs reap() */
-	struct meas *rhead, *rtail; /* ready queue */
-	struct meas *dhead, *dtail; /* finished, done callback pending */
-	struct meas *all;	    /* every allocated measurement */
-	struct meas *listeners;	    /* listen measurements */
-	struct tmpl_ent *tmpls;	    /* template cache */
-	struct l2_ent l2[L2_CACHE]; /* destination -> next hop */
-	unsigned int nl2;	    /* used entries of l2 */
-	struct nh_ent nh[NH_CACHE]; /* next hop -> MAC */
-	unsigned int nnh;	    /* used entries of nh */
-	uint64_t next_id;	    /* measurement ids */
-	unsigned int active;	    /* measurements not finished */
-	int slot_wait;		    /* pump stalled on slots */
-	struct probe_stats st;	    /* counters */
-};
-
-static void pump_soon(struct probe_engine *e);
 
 struct sched *engine_sched(struct probe_engine *e)
 {
@@ -101,294 +56,6 @@ struct timeval engine_walltime(uint64_t mono_ns)
 	return tv;
 }
 
-/* ---- next hop ---- */
-
-static int nh_mac(struct probe_engine *e, uint32_t nh, uint8_t mac[6])
-{
-	unsigned int i;
-	int err;
-
-	for (i = 0; i < e->nnh; i++)
-		if (e->nh[i].addr == nh) {
-			memcpy(mac, e->nh[i].mac, 6);
-			return i;
-		}
-	if (e->ifc.flags & IFF_NOARP || e->ifc.arptype != 1 /* ARPHRD_ETHER */) {
-		memset(mac, 0, 6);
-	} else {
-		err = netinfo_neigh_resolve(e->ifc.ifindex, nh, 1000, mac);
-		if (err)
-			return err;
-	}
-	if (e->nnh == NH_CACHE)
-		e->nnh = 0, e->nl2 = 0, memset(e->l2, 0, sizeof(e->l2));
-	e->nh[e->nnh].addr = nh;
-	memcpy(e->nh[e->nnh].mac, mac, 6);
-	return e->nnh++;
-}
-
-/* MAC of the next hop towards dst through our interface (cached). */
-static int dst_mac(struct probe_engine *e, uint32_t dst, uint8_t mac[6])
-{
-	uint32_t h = (dst * 0x9e3779b1u) >> 20, j;
-	struct netinfo_route r;
-	int err, idx;
-
-	for (j = h & (L2_CACHE - 1); e->l2[j].dst; j = (j + 1) & (L2_CACHE - 1))
-		if (e->l2[j].dst == dst) {
-			memcpy(mac, e->nh[e->l2[j].nh].mac, 6);
-			return 0;
-		}
-	/* our own address: the oif-restricted lookup below would not say "local" */
-	if (dst == e->src || (ntohl(dst) >> 24) == 127)
-		return -EADDRNOTAVAIL;
-	err = netinfo_route_get(dst, e->ifc.ifindex, &r);
-	if (err)
-		return err;
-	if (r.type == RTN_LOCAL)
-		return -EADDRNOTAVAIL;
-	if (r.type != RTN_UNICAST)
-		return -ENETUNREACH;
-	idx = nh_mac(e, r.nexthop, mac);
-	if (idx < 0)
-		return idx;
-	if (2 * (e->nl2 + 1) > L2_CACHE) {
-		memset(e->l2, 0, sizeof(e->l2));
-		e->nl2 = 0;
-	}
-	for (j = h & (L2_CACHE - 1); e->l2[j].dst; j = (j + 1) & (L2_CACHE - 1))
-		;
-	e->l2[j].dst = dst;
-	e->l2[j].nh = idx;
-	e->nl2++;
-	return 0;
-}
-
-int engine_spec(struct probe_engine *e, uint32_t dst, struct codec_probe_spec *s)
-{
-	int err = dst_mac(e, dst, s->dst_mac);
-
-	if (err)
-		return err;
-	memcpy(s->src_mac, e->ifc.mac, 6);
-	if (!s->saddr)
-		s->saddr = e->src;
-	s->daddr = dst;
-	s->spoofer = e->src;
-	if (!s->icmp_id)
-		s->icmp_id = e->icmp_id;
-	if (s->proto == CODEC_PROTO_UDP && !s->sport) {
-		s->sport = e->udp_sport;
-		s->dport = CODEC_UDP_DPORT;
-	}
-	return 0;
-}
-
-/* ---- templates ---- */
-
-static struct tmpl_ent *tmpl_get(struct probe_engine *e, const struct codec_probe_spec *s, int *err)
-{
-	struct codec_probe_spec key = *s;
-	struct tmpl_ent *t;
-
-	key.daddr = 0;
-	key.ttl = 0;
-	key.ip_id = 0;
-	key.icmp_seq = 0;
-	key.req = 0;
-	key.aux = 0;
-	for (t = e->tmpls; t; t = t->next)
-		if (!memcmp(&t->key, &key, sizeof(key))) {
-			t->refs++;
-			return t;
-		}
-	t = calloc(1, sizeof(*t));
-	if (!t) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	*err = codec_tmpl_init(&t->t, s);
-	if (*err) {
-		free(t);
-		return NULL;
-	}
-	t->key = key;
-	t->refs = 1;
-	t->next = e->tmpls;
-	e->tmpls = t;
-	return t;
-}
-
-static void tmpl_put(struct probe_engine *e, struct tmpl_ent *t)
-{
-	struct tmpl_ent **pp;
-
-	if (!t || --t->refs)
-		return;
-	for (pp = &e->tmpls; *pp; pp = &(*pp)->next)
-		if (*pp == t) {
-			*pp = t->next;
-			break;
-		}
-	free(t);
-}
-
-/* ---- measurements ---- */
-
-struct meas *meas_new(struct probe_engine *e, enum probe_kind kind, const struct meas_ops *ops,
-		      const struct probe_cbs *cbs, const struct codec_probe_spec *spec, int *err)
-{
-	struct meas *m = calloc(1, sizeof(*m));
-
-	if (!m) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	m->e = e;
-	m->ops = ops;
-	if (cbs)
-		m->cbs = *cbs;
-	m->res.kind = kind;
-	sched_timer_init(&m->wake, NULL, m);
-	sched_timer_init(&m->lim, NULL, m);
-	if (spec) {
-		m->tmpl = tmpl_get(e, spec, err);
-		if (!m->tmpl) {
-			free(m);
-			return NULL;
-		}
-		m->dst = spec->daddr;
-		m->proto = spec->proto;
-	}
-	return m;
-}
-
-void meas_free(struct probe_engine *e, struct meas *m)
-{
-	if (m->prev)
-		m->prev->next = m->next;
-	else if (e->all == m)
-		e->all = m->next;
-	if (m->next)
-		m->next->prev = m->prev;
-	if (m->ops->destroy)
-		m->ops->destroy(m);
-	tmpl_put(e, m->tmpl);
-	free(m);
-}
-
-static void lim_cb(struct sched *s, struct sched_timer *t, void *ctx)
-{
-	struct meas *m = ctx;
-
-	(void)s;
-	(void)t;
-	if (!m->done)
-		meas_ready(m->e, m);
-}
-
-int64_t meas_start(struct probe_engine *e, struct meas *m, int ready)
-{
-	m->id = ++e->next_id;
-	m->res.id = m->id;
-	m->lim.cb = lim_cb;
-	m->next = e->all;
-	if (e->all)
-		e->all->prev = m;
-	e->all = m;
-	e->active++;
-	e->st.submitted++;
-	if (ready)
-		meas_ready(e, m);
-	return (int64_t)m->id;
-}
-
-/* Append m to the ready queue (doubly linked: O(1) removal anywhere). */
-static void ready_append(struct probe_engine *e, struct meas *m)
-{
-	m->queued = 1;
-	m->rnext = NULL;
-	m->rprev = e->rtail;
-	if (e->rtail)
-		e->rtail->rnext = m;
-	else
-		e->rhead = m;
-	e->rtail = m;
-}
-
-/* Take m out of the ready queue. */
-static void ready_remove(struct probe_engine *e, struct meas *m)
-{
-	if (!m->queued)
-		return;
-	if (m->rprev)
-		m->rprev->rnext = m->rnext;
-	else
-		e->rhead = m->rnext;
-	if (m->rnext)
-		m->rnext->rprev = m->rprev;
-	else
-		e->rtail = m->rprev;
-	m->rnext = m->rprev = NULL;
-	m->queued = 0;
-}
-
-void meas_ready(struct probe_engine *e, struct meas *m)
-{
-	if (m->queued || m->done)
-		return;
-	ready_append(e, m);
-	pump_soon(e);
-}
-
-void meas_idle(struct probe_engine *e, struct meas *m)
-{
-	ready_remove(e, m);
-}
-
-void meas_finish(struct probe_engine *e, struct meas *m)
-{
-	if (m->done)
-		return;
-	m->done = 1;
-	ready_remove(e, m);
-	sched_timer_cancel(e->s, &m->wake);
-	sched_timer_cancel(e->s, &m->lim);
-	if (m->ops->abort)
-		m->ops->abort(e, m);
-	m->dnext = NULL;
-	if (e->dtail)
-		e->dtail->dnext = m;
-	else
-		e->dhead = m;
-	e->dtail = m;
-	sched_timer_arm(e->s, &e->reap_tm, 0);
-}
-
-static void reap_cb(struct sched *s, struct sched_timer *t, void *ctx)
-{
-	struct probe_engine *e = ctx;
-	struct meas *m;
-
-	(void)s;
-	(void)t;
-	while ((m = e->dhead)) {
-		e->dhead = m->dnext;
-		if (!e->dhead)
-			e->dtail = NULL;
-		m->dnext = NULL;
-		if (m->ops->result)
-			m->ops->result(e, m);
-		m->reaped = 1;
-		e->active--;
-		e->st.completed++;
-		if (m->cbs.done)
-			m->cbs.done(e, &m->res, m->cbs.ctx);
-		if (!m->inflight)
-			meas_free(e, m);
-	}
-}
-
 /* ---- slots ---- */
 
 static void slot_put(struct probe_engine *e, struct pslot *ps)
@@ -398,7 +65,7 @@ static void slot_put(struct probe_engine *e, struct pslot *ps)
 	sched_slots_release(&e->slots, ps->id);
 	if (e->slot_wait) {
 		e->slot_wait = 0;
-		pump_soon(e);
+		engine_pump_soon(e);
 	}
 	if (m->reaped && !m->inflight)
 		meas_free(e, m);
@@ -415,7 +82,7 @@ void meas_slot_abort(struct probe_engine *e, struct meas *m, uint32_t slot)
 	sched_slots_release(&e->slots, slot);
 	if (e->slot_wait) {
 		e->slot_wait = 0;
-		pump_soon(e);
+		engine_pump_soon(e);
 	}
 }
 
@@ -437,7 +104,7 @@ static void timeout_cb(struct sched *s, struct sched_timer *t, void *ctx)
 
 static void pump_cb(struct sched *s, struct sched_timer *t, void *ctx);
 
-static void pump_soon(struct probe_engine *e)
+void engine_pump_soon(struct probe_engine *e)
 {
 	if (!sched_timer_armed(&e->pump_tm) || e->pump_tm.when_ns > 0)
 		sched_timer_arm(e->s, &e->pump_tm, 0);
@@ -498,7 +165,7 @@ static void pump(struct probe_engine *e)
 		}
 		wait = sched_dstlim_check(&e->dl, m->dst, now);
 		if (wait) {
-			ready_remove(e, m);
+			meas_idle(e, m);
 			sched_timer_arm(e->s, &m->lim, now + wait);
 			continue;
 		}
@@ -524,7 +191,7 @@ static void pump(struct probe_engine *e)
 		if (emit(e, m, frame, ps)) {
 			if (!m->spoofed)
 				sched_slots_release(&e->slots, id);
-			ready_remove(e, m);
+			meas_idle(e, m);
 			continue;
 		}
 		if (!m->spoofed) {
@@ -539,8 +206,8 @@ static void pump(struct probe_engine *e)
 		n++;
 		/* round robin: the measurement goes to the back of the queue */
 		if (m->queued && m->rnext) {
-			ready_remove(e, m);
-			ready_append(e, m);
+			meas_idle(e, m);
+			meas_requeue(e, m);
 		}
 		if (++since_kick == KICK_EVERY) {
 			txring_kick(e->tx);
@@ -653,25 +320,6 @@ static void rx_ready(struct sched *s, int fd, uint32_t events, void *ctx)
 	rx_consume(e->rx);
 }
 
-/* ---- listeners ---- */
-
-void engine_listener_add(struct probe_engine *e, struct meas *m)
-{
-	m->listen.lnext = e->listeners;
-	e->listeners = m;
-}
-
-void engine_listener_del(struct probe_engine *e, struct meas *m)
-{
-	struct meas **pp;
-
-	for (pp = &e->listeners; *pp; pp = &(*pp)->listen.lnext)
-		if (*pp == m) {
-			*pp = m->listen.lnext;
-			return;
-		}
-}
-
 /* ---- engine ---- */
 
 static int engine_io(struct probe_engine *e, const struct probe_engine_opts *o)
@@ -748,7 +396,7 @@ struct probe_engine *probe_engine_new(const struct probe_engine_opts *o)
 		e->own_sched = 1;
 	}
 	sched_timer_init(&e->pump_tm, pump_cb, e);
-	sched_timer_init(&e->reap_tm, reap_cb, e);
+	sched_timer_init(&e->reap_tm, meas_reap_cb, e);
 	err = sched_slots_init(&e->slots, o->slots ? o->slots : DEF_SLOTS, sizeof(struct pslot));
 	if (!err)
 		err = sched_timer_reserve(e->s, e->slots.nslots + 1024);
@@ -783,10 +431,7 @@ void probe_engine_free(struct probe_engine *e)
 		return;
 	for (m = e->all; m; m = n) {
 		n = m->next;
-		if (m->ops->destroy)
-			m->ops->destroy(m);
-		tmpl_put(e, m->tmpl);
-		free(m);
+		meas_free(e, m);
 	}
 	if (e->s) {
 		sched_timer_cancel(e->s, &e->pump_tm);
@@ -835,23 +480,6 @@ uint16_t probe_engine_icmp_id(const struct probe_engine *e)
 unsigned int probe_engine_active(const struct probe_engine *e)
 {
 	return e->active;
-}
-
-int probe_cancel(struct probe_engine *e, uint64_t id)
-{
-	struct meas *m;
-
-	for (m = e->all; m; m = m->next)
-		if (m->id == id && !m->done)
-			break;
-	if (!m)
-		return -ENOENT;
-	if (m->res.kind == PROBE_TRACE)
-		m->res.trace.stop_reason = PROBE_STOP_HALTED;
-	else
-		m->res.error = -ECANCELED;
-	meas_finish(e, m);
-	return 0;
 }
 
 int probe_engine_run_once(struct probe_engine *e, int timeout_ms)

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "rtrace/codec.h"
+#include "rtrace/netinfo.h"
 #include "rtrace/probe.h"
 #include "rtrace/sched.h"
 
@@ -135,6 +136,52 @@ struct meas {
 	};
 };
 
+/* The engine (engine.c: I/O, pump, matching; meas.c: measurements, caches). */
+#define L2_CACHE 4096u /* destinations with a cached next hop (power of 2) */
+#define NH_CACHE 32    /* next hops with a cached MAC */
+
+struct l2_ent {
+	uint32_t dst; /* destination (0: empty) */
+	uint8_t nh;   /* index into nh[] */
+};
+
+struct nh_ent {
+	uint32_t addr;	/* next hop */
+	uint8_t mac[6]; /* its MAC */
+};
+
+struct probe_engine {
+	struct sched *s;	    /* event loop */
+	int own_sched;		    /* we made s */
+	int stop;		    /* probe_engine_stop() */
+	struct txring *tx;	    /* transmit ring */
+	struct rx *rx;		    /* receive path */
+	struct netinfo_if ifc;	    /* probing interface */
+	uint32_t src;		    /* our address */
+	uint16_t icmp_id;	    /* instance id */
+	uint16_t udp_sport;	    /* instance UDP port */
+	uint32_t secret;	    /* mixes cookie.aux */
+	int accept_spoofed;	    /* listen allowed */
+	struct sched_tb tb;	    /* global pacing */
+	struct sched_dstlim dl;	    /* per-destination pacing */
+	struct sched_slots slots;   /* probes in flight */
+	struct sched_timer pump_tm; /* runs pump() */
+	struct sched_timer reap_tm; /* runs reap() */
+	struct meas *rhead, *rtail; /* ready queue */
+	struct meas *dhead, *dtail; /* finished, done callback pending */
+	struct meas *all;	    /* every allocated measurement */
+	struct meas *listeners;	    /* listen measurements */
+	struct tmpl_ent *tmpls;	    /* template cache */
+	struct l2_ent l2[L2_CACHE]; /* destination -> next hop */
+	unsigned int nl2;	    /* used entries of l2 */
+	struct nh_ent nh[NH_CACHE]; /* next hop -> MAC */
+	unsigned int nnh;	    /* used entries of nh */
+	uint64_t next_id;	    /* measurement ids */
+	unsigned int active;	    /* measurements not finished */
+	int slot_wait;		    /* pump stalled on slots */
+	struct probe_stats st;	    /* counters */
+};
+
 /* engine.c services for the measurement kinds. */
 /* Allocate a measurement of a kind with a destination (frame template from spec). */
 struct meas *meas_new(struct probe_engine *e, enum probe_kind kind, const struct meas_ops *ops,
@@ -147,10 +194,16 @@ int64_t meas_start(struct probe_engine *e, struct meas *m, int ready);
 void meas_ready(struct probe_engine *e, struct meas *m);
 /* Take m out of the ready queue (it has nothing to send until meas_ready()). */
 void meas_idle(struct probe_engine *e, struct meas *m);
+/* Put m at the back of the ready queue without waking the pump (round robin). */
+void meas_requeue(struct probe_engine *e, struct meas *m);
+/* The reap timer: runs the done callbacks of finished measurements (ctx: engine). */
+void meas_reap_cb(struct sched *s, struct sched_timer *t, void *ctx);
 /* End m; done runs from the reap timer. Idempotent. */
 void meas_finish(struct probe_engine *e, struct meas *m);
 /* Release an in-flight slot of m without a reply (abort). */
 void meas_slot_abort(struct probe_engine *e, struct meas *m, uint32_t slot);
+/* Run the pump soon (from the loop, not from inside the caller). */
+void engine_pump_soon(struct probe_engine *e);
 /* Fill the engine-level frame fields (MACs, source, ids) of a spec for dst. 0 or -errno. */
 int engine_spec(struct probe_engine *e, uint32_t dst, struct codec_probe_spec *s);
 /* CLOCK_MONOTONIC ns -> wall clock. */
