@@ -86,28 +86,28 @@ enum ctl_trace_method {
 
 /* Codes of an ERROR. */
 enum ctl_err_code {
-	CTL_ERR_PROTOCOL = 1,	  /* malformed or unexpected message; connection closes */
-	CTL_ERR_UNSUPPORTED = 2,  /* version or request kind not supported */
-	CTL_ERR_DENIED = 3,	  /* not authorised (spoof source, client name) */
-	CTL_ERR_BLOCKED = 4,	  /* target is on the agent's blocklist */
-	CTL_ERR_RATE = 5,	  /* rate budget exhausted, retry later */
-	CTL_ERR_BUSY = 6,	  /* too many requests in flight */
-	CTL_ERR_BAD_REQUEST = 7,  /* request parameters refused (e.g. duplicate id) */
-	CTL_ERR_UNKNOWN_REQ = 8,  /* CANCEL of an id that is not running */
-	CTL_ERR_INTERNAL = 9,	  /* the agent failed (probe engine error) */
-	CTL_ERR_SHUTDOWN = 10,	  /* the agent is stopping */
+	CTL_ERR_PROTOCOL = 1,	 /* malformed or unexpected message; connection closes */
+	CTL_ERR_UNSUPPORTED = 2, /* version or request kind not supported */
+	CTL_ERR_DENIED = 3,	 /* not authorised (spoof source, client name) */
+	CTL_ERR_BLOCKED = 4,	 /* target is on the agent's blocklist */
+	CTL_ERR_RATE = 5,	 /* rate budget exhausted, retry later */
+	CTL_ERR_BUSY = 6,	 /* too many requests in flight */
+	CTL_ERR_BAD_REQUEST = 7, /* request parameters refused (e.g. duplicate id) */
+	CTL_ERR_UNKNOWN_REQ = 8, /* CANCEL of an id that is not running */
+	CTL_ERR_INTERNAL = 9,	 /* the agent failed (probe engine error) */
+	CTL_ERR_SHUTDOWN = 10,	 /* the agent is stopping */
 	CTL_ERR_MAX = 10,
 };
 
 /* HELLO: who the sender is and what it offers. */
 struct ctl_hello {
-	uint16_t version;		/* highest protocol version the sender speaks */
-	uint16_t caps;			/* enum ctl_cap bits */
-	uint32_t addr;			/* agent: its probing address (network order);
-					 * client: 0 or its own address */
-	uint32_t rate_pps;		/* agent: probe rate granted to this client */
-	uint32_t max_inflight;		/* agent: requests this client may run at once */
-	char name[CTL_NAME_MAX + 1];	/* sender's name, NUL-terminated, 1..64 chars */
+	uint16_t version;	     /* highest protocol version the sender speaks */
+	uint16_t caps;		     /* enum ctl_cap bits */
+	uint32_t addr;		     /* agent: its probing address (network order);
+				      * client: 0 or its own address */
+	uint32_t rate_pps;	     /* agent: probe rate granted to this client */
+	uint32_t max_inflight;	     /* agent: requests this client may run at once */
+	char name[CTL_NAME_MAX + 1]; /* sender's name, NUL-terminated, 1..64 chars */
 };
 
 /* PING: send count ICMP echo probes to target with the given options. */
@@ -130,36 +130,36 @@ struct ctl_ping {
 
 /* TRACE: Paris traceroute toward target. */
 struct ctl_trace {
-	uint32_t req_id;		/* client-chosen request id, nonzero */
-	uint32_t target;		/* destination, network order, nonzero */
-	uint8_t first_ttl;		/* 1..max_ttl */
-	uint8_t max_ttl;		/* first_ttl..CTL_TTL_MAX */
-	uint8_t attempts;		/* probes per hop, 1..CTL_ATTEMPTS_MAX */
-	uint8_t gap_limit;		/* stop after this many silent hops, 1..CTL_TTL_MAX */
-	uint8_t method;			/* enum ctl_trace_method */
-	uint16_t wait_ms;		/* per-probe reply timeout, 0 = agent default */
+	uint32_t req_id;   /* client-chosen request id, nonzero */
+	uint32_t target;   /* destination, network order, nonzero */
+	uint8_t first_ttl; /* 1..max_ttl */
+	uint8_t max_ttl;   /* first_ttl..CTL_TTL_MAX */
+	uint8_t attempts;  /* probes per hop, 1..CTL_ATTEMPTS_MAX */
+	uint8_t gap_limit; /* stop after this many silent hops, 1..CTL_TTL_MAX */
+	uint8_t method;	   /* enum ctl_trace_method */
+	uint16_t wait_ms;  /* per-probe reply timeout, 0 = agent default */
 };
 
 /* RESULT: one measurement record of a request. */
 struct ctl_result {
-	uint32_t req_id;		/* the request this belongs to */
-	uint8_t final;			/* 1 = last message of the request */
-	uint16_t len;			/* bytes of text, 0..CTL_RESULT_MAX (0 only if final) */
-	const char *text;		/* one JSON object as `rtrace-probe -j` prints it,
-					 * without newline; NOT NUL-terminated. Decoded:
-					 * points into the caller's buffer */
+	uint32_t req_id;  /* the request this belongs to */
+	uint8_t final;	  /* 1 = last message of the request */
+	uint16_t len;	  /* bytes of text, 0..CTL_RESULT_MAX (0 only if final) */
+	const char *text; /* one JSON object as `rtrace-probe -j` prints it,
+			   * without newline; NOT NUL-terminated. Decoded:
+			   * points into the caller's buffer */
 };
 
 /* CANCEL: stop a running request (answered by its final RESULT or an ERROR). */
 struct ctl_cancel {
-	uint32_t req_id;		/* the request to stop */
+	uint32_t req_id; /* the request to stop */
 };
 
 /* ERROR: a refused request (req_id != 0) or a connection-level error (0). */
 struct ctl_error {
-	uint32_t req_id;		/* failed request, 0 = the connection */
-	uint16_t code;			/* enum ctl_err_code */
-	char msg[CTL_ERRMSG_MAX + 1];	/* human-readable reason, NUL-terminated */
+	uint32_t req_id;	      /* failed request, 0 = the connection */
+	uint16_t code;		      /* enum ctl_err_code */
+	char msg[CTL_ERRMSG_MAX + 1]; /* human-readable reason, NUL-terminated */
 };
 
 /* One message of any type. */
@@ -227,10 +227,10 @@ int ctl_decode(const void *buf, size_t len, struct ctl_msg *m, size_t *used);
  * complete). After an error it stays failed.
  */
 struct ctl_framer {
-	size_t off;			/* start of the bytes not yet returned as messages */
-	size_t len;			/* end of the bytes held in buf */
-	int err;			/* sticky enum ctl_dec error, 0 if none */
-	uint8_t buf[CTL_MSG_MAX];	/* the bytes */
+	size_t off;		  /* start of the bytes not yet returned as messages */
+	size_t len;		  /* end of the bytes held in buf */
+	int err;		  /* sticky enum ctl_dec error, 0 if none */
+	uint8_t buf[CTL_MSG_MAX]; /* the bytes */
 };
 
 /* Reset f to empty. */

@@ -23,22 +23,22 @@
 #include <stdint.h>
 
 /* Limits without a policy file or a matching line. */
-#define POLICY_DEFAULT_RATE 1000      /* probes/s per client */
-#define POLICY_DEFAULT_INFLIGHT 16    /* requests per client */
+#define POLICY_DEFAULT_RATE 1000   /* probes/s per client */
+#define POLICY_DEFAULT_INFLIGHT 16 /* requests per client */
 #define POLICY_DEFAULT_GLOBAL_RATE 20000
 #define POLICY_DEFAULT_GLOBAL_INFLIGHT 256
 
 /* Limits of one client (or of all clients together). */
 struct policy_limits {
-	uint32_t rate_pps;		/* probes per second */
-	uint32_t inflight;		/* requests at once */
+	uint32_t rate_pps; /* probes per second */
+	uint32_t inflight; /* requests at once */
 };
 
 /* Token bucket and request count of one client or of the agent; caller-owned. */
 struct policy_usage {
-	uint32_t inflight;		/* requests running */
-	double tokens;			/* probes that may start now */
-	uint64_t last_ns;		/* time tokens was last refilled, 0 = never */
+	uint32_t inflight; /* requests running */
+	double tokens;	   /* probes that may start now */
+	uint64_t last_ns;  /* time tokens was last refilled, 0 = never */
 };
 
 struct policy;

@@ -67,13 +67,13 @@ void tls_ctx_free(struct tls_ctx *c);
 
 /* Server limits; 0 fields take the defaults in brackets. */
 struct tls_server_cfg {
-	const char *listen;		/* "[ADDR:]PORT", ADDR IPv4 (default 0.0.0.0);
-					 * port 0 picks a free one (tls_server_port) */
-	int handshake_ms;		/* TCP accept to handshake done [5000] */
-	int frame_ms;			/* first byte to last byte of one message [10000] */
-	int idle_ms;			/* no message at all (KEEPALIVE counts) [300000] */
-	unsigned int max_conns;		/* connections at once, more are refused [256] */
-	size_t out_max;			/* unsent output per connection [1 MiB] */
+	const char *listen;	/* "[ADDR:]PORT", ADDR IPv4 (default 0.0.0.0);
+				 * port 0 picks a free one (tls_server_port) */
+	int handshake_ms;	/* TCP accept to handshake done [5000] */
+	int frame_ms;		/* first byte to last byte of one message [10000] */
+	int idle_ms;		/* no message at all (KEEPALIVE counts) [300000] */
+	unsigned int max_conns; /* connections at once, more are refused [256] */
+	size_t out_max;		/* unsent output per connection [1 MiB] */
 };
 
 /*
@@ -83,7 +83,7 @@ struct tls_server_cfg {
  * got on_open, when it goes away for any reason, also from tls_server_free().
  */
 struct tls_server_ops {
-	int (*on_open)(struct tls_conn *c, void *arg);	/* handshake done, peer named */
+	int (*on_open)(struct tls_conn *c, void *arg); /* handshake done, peer named */
 	int (*on_msg)(struct tls_conn *c, const struct ctl_msg *m, void *arg);
 	void (*on_close)(struct tls_conn *c, const char *reason, void *arg);
 };

@@ -56,11 +56,11 @@ struct client;
 /* A request running on the engine. */
 struct req {
 	struct agent *ag;
-	struct client *cl;	/* NULL once the client is gone */
-	struct req *next;	/* in cl->reqs */
-	uint32_t req_id;	/* the client's id */
-	int64_t mid;		/* engine measurement id */
-	uint8_t type;		/* CTL_PING or CTL_TRACE */
+	struct client *cl; /* NULL once the client is gone */
+	struct req *next;  /* in cl->reqs */
+	uint32_t req_id;   /* the client's id */
+	int64_t mid;	   /* engine measurement id */
+	uint8_t type;	   /* CTL_PING or CTL_TRACE */
 };
 
 /* One authenticated connection. */
@@ -91,7 +91,7 @@ static void send_error(struct tls_conn *c, uint32_t req_id, int code, const char
 	__attribute__((format(printf, 4, 5)));
 static void send_error(struct tls_conn *c, uint32_t req_id, int code, const char *fmt, ...)
 {
-	struct ctl_msg m = { .type = CTL_ERROR };
+	struct ctl_msg m = {.type = CTL_ERROR};
 	va_list ap;
 
 	m.u.error.req_id = req_id;
@@ -114,7 +114,7 @@ static void send_error(struct tls_conn *c, uint32_t req_id, int code, const char
 static void send_result(struct req *q, const struct probe_result *r)
 {
 	struct tls_conn *c = q->cl->conn;
-	struct ctl_msg m = { .type = CTL_RESULT };
+	struct ctl_msg m = {.type = CTL_RESULT};
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -262,8 +262,8 @@ static void handle_ping(struct agent *ag, struct client *cl, const struct ctl_pi
 		[CTL_TS_TSANDADDR] = PROBE_OPT_TSANDADDR,
 		[CTL_TS_PRESPEC] = PROBE_OPT_TSPRESPEC,
 	};
-	struct probe_ping_opts o = { 0 };
-	struct probe_cbs cbs = { .done = req_done };
+	struct probe_ping_opts o = {0};
+	struct probe_cbs cbs = {.done = req_done};
 	char why[256];
 	struct req *q;
 	int olen;
@@ -299,8 +299,10 @@ static void handle_ping(struct agent *ag, struct client *cl, const struct ctl_pi
 	memcpy(o.tsps, p->ts_addr, sizeof(o.tsps));
 	o.wait_ms = p->wait_ms;
 	/* The protocol gives the ICMP payload; the engine wants the IP total length. */
-	olen = o.opt == PROBE_OPT_NONE ? 0 : o.opt == PROBE_OPT_TSANDADDR ? 36
-		: o.opt == PROBE_OPT_TSPRESPEC ? 4 + 8 * o.ntsps : 40;
+	olen = o.opt == PROBE_OPT_NONE	      ? 0
+	       : o.opt == PROBE_OPT_TSANDADDR ? 36
+	       : o.opt == PROBE_OPT_TSPRESPEC ? 4 + 8 * o.ntsps
+					      : 40;
 	if (p->payload_size)
 		o.size = 20 + olen + 8 + p->payload_size;
 	cbs.ctx = q;
@@ -312,8 +314,8 @@ static void handle_ping(struct agent *ag, struct client *cl, const struct ctl_pi
 static void handle_trace(struct agent *ag, struct client *cl, const struct ctl_trace *t)
 {
 	uint32_t probes = (uint32_t)(t->max_ttl - t->first_ttl + 1) * t->attempts;
-	struct probe_trace_opts o = { 0 };
-	struct probe_cbs cbs = { .done = req_done };
+	struct probe_trace_opts o = {0};
+	struct probe_cbs cbs = {.done = req_done};
 	struct req *q;
 
 	if (probes > AGENT_TRACE_PROBES_MAX) {
@@ -326,22 +328,22 @@ static void handle_trace(struct agent *ag, struct client *cl, const struct ctl_t
 	if (!q)
 		return;
 	o.dst = t->target;
-	o.method = t->method == CTL_TRACE_UDP_PARIS ? PROBE_TRACE_UDP_PARIS
-						     : PROBE_TRACE_ICMP_PARIS;
+	o.method =
+		t->method == CTL_TRACE_UDP_PARIS ? PROBE_TRACE_UDP_PARIS : PROBE_TRACE_ICMP_PARIS;
 	o.first_ttl = t->first_ttl;
 	o.max_ttl = t->max_ttl;
 	o.attempts = t->attempts;
 	o.gaplimit = t->gap_limit;
 	o.wait_ms = t->wait_ms;
 	cbs.ctx = q;
-	rt_dbg("client %s: TRACE %u: ttl %u-%u", tls_conn_desc(cl->conn), t->req_id,
-	       t->first_ttl, t->max_ttl);
+	rt_dbg("client %s: TRACE %u: ttl %u-%u", tls_conn_desc(cl->conn), t->req_id, t->first_ttl,
+	       t->max_ttl);
 	submitted(ag, cl, q, probe_trace(ag->eng, &o, &cbs));
 }
 
 static int handle_hello(struct agent *ag, struct client *cl, const struct ctl_hello *h)
 {
-	struct ctl_msg m = { .type = CTL_HELLO };
+	struct ctl_msg m = {.type = CTL_HELLO};
 
 	if (cl->hello) {
 		send_error(cl->conn, 0, CTL_ERR_PROTOCOL, "second HELLO");
@@ -355,8 +357,8 @@ static int handle_hello(struct agent *ag, struct client *cl, const struct ctl_he
 	}
 	cl->hello = 1;
 	m.u.hello.version = CTL_VERSION;
-	m.u.hello.caps = CTL_CAP_AGENT | CTL_CAP_PING | CTL_CAP_TRACE |
-			 (ag->no_spoof ? 0 : CTL_CAP_SPOOF);
+	m.u.hello.caps =
+		CTL_CAP_AGENT | CTL_CAP_PING | CTL_CAP_TRACE | (ag->no_spoof ? 0 : CTL_CAP_SPOOF);
 	m.u.hello.addr = probe_engine_src(ag->eng);
 	m.u.hello.rate_pps = cl->lim.rate_pps;
 	m.u.hello.max_inflight = cl->lim.inflight;
@@ -503,16 +505,16 @@ static void usage_exit(const char *msg)
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		{ "policy", required_argument, NULL, 'P' },
-		{ "no-spoof", no_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"policy", required_argument, NULL, 'P'},
+		{"no-spoof", no_argument, NULL, 'N'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
-	static const struct tls_server_ops ops = { on_open, on_msg, on_close };
+	static const struct tls_server_ops ops = {on_open, on_msg, on_close};
 	const char *ifname = NULL, *listen = NULL, *certdir = NULL;
-	struct agent ag = { .sigfd = -1 };
-	struct tls_server_cfg cfg = { 0 };
-	struct probe_engine_opts eo = { 0 };
+	struct agent ag = {.sigfd = -1};
+	struct tls_server_cfg cfg = {0};
+	struct probe_engine_opts eo = {0};
 	struct policy_limits glim;
 	struct probe_stats st;
 	char host[65], err[512];
@@ -522,17 +524,38 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "i:l:c:n:r:vqh", lopts, NULL)) != -1) {
 		switch (opt) {
-		case 'i': ifname = optarg; break;
-		case 'l': listen = optarg; break;
-		case 'c': certdir = optarg; break;
-		case 'n': ag.name = optarg; break;
-		case 'r': pps = strtoul(optarg, NULL, 10); break;
-		case 'P': ag.policy_path = optarg; break;
-		case 'N': ag.no_spoof = 1; break;
-		case 'v': verbose++; break;
-		case 'q': verbose--; break;
-		case 'h': usage_exit(NULL); break;
-		default: usage_exit("bad option");
+		case 'i':
+			ifname = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'c':
+			certdir = optarg;
+			break;
+		case 'n':
+			ag.name = optarg;
+			break;
+		case 'r':
+			pps = strtoul(optarg, NULL, 10);
+			break;
+		case 'P':
+			ag.policy_path = optarg;
+			break;
+		case 'N':
+			ag.no_spoof = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'q':
+			verbose--;
+			break;
+		case 'h':
+			usage_exit(NULL);
+			break;
+		default:
+			usage_exit("bad option");
 		}
 	}
 	if (optind != argc)
@@ -546,8 +569,9 @@ int main(int argc, char **argv)
 		host[strcspn(host, ".")] = '\0';
 		ag.name = host;
 	}
-	rt_log_set_level(verbose < RT_LOG_ERROR ? RT_LOG_ERROR
-			 : verbose > RT_LOG_DEBUG ? RT_LOG_DEBUG : verbose);
+	rt_log_set_level(verbose < RT_LOG_ERROR	  ? RT_LOG_ERROR
+			 : verbose > RT_LOG_DEBUG ? RT_LOG_DEBUG
+						  : verbose);
 	rt_log_set_prefix("rtraced", 1);
 
 	if (ag.policy_path) {

@@ -84,22 +84,30 @@ static uint32_t get_addr(const uint8_t **p)
 const char *ctl_dec_str(int dec)
 {
 	switch (dec) {
-	case CTL_DEC_MORE: return "incomplete message";
-	case CTL_DEC_MSG: return "message";
-	case CTL_DEC_OVERSIZE: return "length prefix over the limit";
-	case CTL_DEC_BADMAGIC: return "bad magic (not an rtrace control stream)";
-	case CTL_DEC_BADVERSION: return "unsupported protocol version";
-	case CTL_DEC_BADTYPE: return "unknown message type";
-	case CTL_DEC_TRUNCATED: return "truncated field";
-	case CTL_DEC_BADFIELD: return "invalid field";
+	case CTL_DEC_MORE:
+		return "incomplete message";
+	case CTL_DEC_MSG:
+		return "message";
+	case CTL_DEC_OVERSIZE:
+		return "length prefix over the limit";
+	case CTL_DEC_BADMAGIC:
+		return "bad magic (not an rtrace control stream)";
+	case CTL_DEC_BADVERSION:
+		return "unsupported protocol version";
+	case CTL_DEC_BADTYPE:
+		return "unknown message type";
+	case CTL_DEC_TRUNCATED:
+		return "truncated field";
+	case CTL_DEC_BADFIELD:
+		return "invalid field";
 	}
 	return "?";
 }
 
 const char *ctl_type_str(int type)
 {
-	static const char *const names[] = { "?",      "HELLO",	    "PING",  "TRACE",
-					      "RESULT", "CANCEL", "KEEPALIVE", "ERROR" };
+	static const char *const names[] = {"?",      "HELLO",	"PING",	     "TRACE",
+					    "RESULT", "CANCEL", "KEEPALIVE", "ERROR"};
 
 	if (type < 0 || type > CTL_TYPE_MAX)
 		return "?";
@@ -109,8 +117,17 @@ const char *ctl_type_str(int type)
 const char *ctl_err_str(int code)
 {
 	static const char *const names[] = {
-		"?",	       "protocol error", "unsupported", "denied",   "blocked",	     "rate limited",
-		"busy",	       "bad request",	 "unknown request", "internal error", "shutting down",
+		"?",
+		"protocol error",
+		"unsupported",
+		"denied",
+		"blocked",
+		"rate limited",
+		"busy",
+		"bad request",
+		"unknown request",
+		"internal error",
+		"shutting down",
 	};
 
 	if (code < 0 || code > CTL_ERR_MAX)
@@ -217,12 +234,18 @@ int ctl_validate(const struct ctl_msg *m)
 static size_t body_len(const struct ctl_msg *m)
 {
 	switch (m->type) {
-	case CTL_HELLO: return HELLO_FIXED + strlen(m->u.hello.name);
-	case CTL_PING: return PING_LEN;
-	case CTL_TRACE: return TRACE_LEN;
-	case CTL_RESULT: return RESULT_FIXED + m->u.result.len;
-	case CTL_CANCEL: return CANCEL_LEN;
-	case CTL_ERROR: return ERROR_FIXED + strlen(m->u.error.msg);
+	case CTL_HELLO:
+		return HELLO_FIXED + strlen(m->u.hello.name);
+	case CTL_PING:
+		return PING_LEN;
+	case CTL_TRACE:
+		return TRACE_LEN;
+	case CTL_RESULT:
+		return RESULT_FIXED + m->u.result.len;
+	case CTL_CANCEL:
+		return CANCEL_LEN;
+	case CTL_ERROR:
+		return ERROR_FIXED + strlen(m->u.error.msg);
 	}
 	return 0;
 }
@@ -434,8 +457,8 @@ static int decode_body(const uint8_t *p, size_t n, struct ctl_msg *m)
 /* Check the header bytes present (len may be < CTL_HDR_LEN): 0 or an error. */
 static int check_header(const uint8_t *b, size_t len)
 {
-	static const uint8_t magic[4] = { CTL_MAGIC >> 24, (CTL_MAGIC >> 16) & 0xff,
-					  (CTL_MAGIC >> 8) & 0xff, CTL_MAGIC & 0xff };
+	static const uint8_t magic[4] = {CTL_MAGIC >> 24, (CTL_MAGIC >> 16) & 0xff,
+					 (CTL_MAGIC >> 8) & 0xff, CTL_MAGIC & 0xff};
 	const uint8_t *p;
 
 	if (memcmp(b, magic, len < 4 ? len : 4))

@@ -21,25 +21,25 @@
 #define MAX_WORDS 64
 
 struct prefix {
-	uint32_t net;			/* network order, host bits clear */
-	uint32_t mask;			/* network order */
+	uint32_t net;  /* network order, host bits clear */
+	uint32_t mask; /* network order */
 };
 
 struct client_rule {
-	char name[CTL_NAME_MAX + 1];	/* certificate CN */
-	int has_limits;			/* a rate/inflight line was given */
-	struct policy_limits lim;	/* its limits */
-	int deny;			/* "client NAME deny" */
-	struct prefix *spoof;		/* prefixes NAME may spoof */
+	char name[CTL_NAME_MAX + 1]; /* certificate CN */
+	int has_limits;		     /* a rate/inflight line was given */
+	struct policy_limits lim;    /* its limits */
+	int deny;		     /* "client NAME deny" */
+	struct prefix *spoof;	     /* prefixes NAME may spoof */
 	size_t nspoof;
 };
 
 struct policy {
-	struct policy_limits global;	/* over all clients */
-	struct policy_limits dflt;	/* clients without limits of their own */
+	struct policy_limits global; /* over all clients */
+	struct policy_limits dflt;   /* clients without limits of their own */
 	struct client_rule *clients;
 	size_t nclients;
-	struct prefix *block;		/* target blocklist */
+	struct prefix *block; /* target blocklist */
 	size_t nblock;
 };
 
@@ -280,7 +280,8 @@ int policy_parse(struct policy *p, const char *text, size_t len, char *err, size
 
 		lineno++;
 		if (ll >= sizeof(line)) {
-			fmt(err, errlen, "line %d: longer than %zu bytes", lineno, sizeof(line) - 1);
+			fmt(err, errlen, "line %d: longer than %zu bytes", lineno,
+			    sizeof(line) - 1);
 			return -EINVAL;
 		}
 		memcpy(line, text + pos, ll);
@@ -292,7 +293,8 @@ int policy_parse(struct policy *p, const char *text, size_t len, char *err, size
 		}
 		if ((tok = strchr(line, '#')))
 			*tok = '\0';
-		for (tok = strtok_r(line, " \t\r", &save); tok; tok = strtok_r(NULL, " \t\r", &save)) {
+		for (tok = strtok_r(line, " \t\r", &save); tok;
+		     tok = strtok_r(NULL, " \t\r", &save)) {
 			if (n == MAX_WORDS) {
 				fmt(err, errlen, "line %d: more than %d words", lineno, MAX_WORDS);
 				return -EINVAL;
@@ -383,9 +385,8 @@ int policy_may_spoof(const struct policy *p, const char *name, uint32_t peer, ui
 		return 0;
 	if (c && prefix_match(c->spoof, c->nspoof, src) >= 0)
 		return 0;
-	fmt(why, whylen,
-	    "client %s (from %s) may not spoof %s: only its own address%s",
-	    name, ntoa(peer, pa), ntoa(src, sa),
+	fmt(why, whylen, "client %s (from %s) may not spoof %s: only its own address%s", name,
+	    ntoa(peer, pa), ntoa(src, sa),
 	    c && c->nspoof ? " and its 'spoof' prefixes" : " (no 'client NAME spoof' line)");
 	return -EPERM;
 }
@@ -434,7 +435,8 @@ int policy_admit(const struct policy_limits *lim, struct policy_usage *u, uint32
 	}
 	u->last_ns = now_ns ? now_ns : 1;
 	if (u->tokens < probes) {
-		fmt(why, whylen, "rate limit %u probes/s: %u probes do not fit now, retry in %.0f ms",
+		fmt(why, whylen,
+		    "rate limit %u probes/s: %u probes do not fit now, retry in %.0f ms",
 		    lim->rate_pps, probes, (probes - u->tokens) * 1000.0 / lim->rate_pps + 1);
 		return -EAGAIN;
 	}

@@ -25,13 +25,13 @@
 #include "tls_int.h"
 
 struct tls_client {
-	int fd;				/* TCP socket, non-blocking */
-	SSL *ssl;			/* TLS session */
-	char peer_desc[64];		/* "agent A.B.C.D:PORT" */
+	int fd;				  /* TCP socket, non-blocking */
+	SSL *ssl;			  /* TLS session */
+	char peer_desc[64];		  /* "agent A.B.C.D:PORT" */
 	char peer_name[CTL_NAME_MAX + 1]; /* agent certificate CN */
-	char err[512];			/* last error, with peer_desc prefix */
-	struct ctl_framer in;		/* received bytes */
-	uint8_t out[CTL_MSG_MAX];	/* one encoded message */
+	char err[512];			  /* last error, with peer_desc prefix */
+	struct ctl_framer in;		  /* received bytes */
+	uint8_t out[CTL_MSG_MAX];	  /* one encoded message */
 };
 
 static void cerr(struct tls_client *c, const char *f, ...) __attribute__((format(printf, 2, 3)));
@@ -60,7 +60,7 @@ static int remaining(int64_t deadline)
 /* Wait for the socket in direction ev until deadline: 0, or -ETIMEDOUT / -errno. */
 static int wait_fd(int fd, short ev, int64_t deadline)
 {
-	struct pollfd p = { .fd = fd, .events = ev };
+	struct pollfd p = {.fd = fd, .events = ev};
 	int r;
 
 	do {
@@ -266,7 +266,7 @@ int tls_client_hello(struct tls_client *c, const struct ctl_hello *mine, struct 
 		     int timeout_ms)
 {
 	int64_t deadline = deadline_of(timeout_ms);
-	struct ctl_msg m = { .type = CTL_HELLO };
+	struct ctl_msg m = {.type = CTL_HELLO};
 	int r;
 
 	m.u.hello = *mine;

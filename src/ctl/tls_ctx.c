@@ -73,7 +73,8 @@ static const char *hint_for(enum tls_role role, const char *reason, long verify)
 		return role == TLS_CLIENT ? "is -c pointing at the same CA?"
 					  : "the client's certificate is not from our CA";
 	case X509_V_ERR_CERT_HAS_EXPIRED:
-		return "the peer's certificate has expired: renew it with tools/rtrace-keygen --force";
+		return "the peer's certificate has expired: renew it with tools/rtrace-keygen "
+		       "--force";
 	case X509_V_ERR_CERT_NOT_YET_VALID:
 		return "the peer's certificate is not valid yet: check the clocks";
 	case X509_V_ERR_HOSTNAME_MISMATCH:
@@ -81,11 +82,14 @@ static const char *hint_for(enum tls_role role, const char *reason, long verify)
 	default:
 		return NULL;
 	}
-	if (strstr(reason, "certificate required") || strstr(reason, "did not return a certificate"))
-		return role == TLS_CLIENT ? "the agent wants a client certificate: give -c CERTDIR -n NAME"
-					  : "the client presented no certificate";
+	if (strstr(reason, "certificate required") ||
+	    strstr(reason, "did not return a certificate"))
+		return role == TLS_CLIENT
+			       ? "the agent wants a client certificate: give -c CERTDIR -n NAME"
+			       : "the client presented no certificate";
 	if (strstr(reason, "unknown ca"))
-		return "the peer does not trust our CA: use certificates from the same rtrace-keygen directory";
+		return "the peer does not trust our CA: use certificates from the same "
+		       "rtrace-keygen directory";
 	if (strstr(reason, "certificate expired"))
 		return "our certificate has expired: renew it with tools/rtrace-keygen --force";
 	if (strstr(reason, "bad certificate") || strstr(reason, "certificate unknown"))
@@ -157,8 +161,7 @@ int tls_peer_cn(SSL *ssl, char *name, size_t len)
 	return 0;
 }
 
-int tls_parse_hostport(const char *s, int passive, struct sockaddr_in *sa, char *err,
-		       size_t errlen)
+int tls_parse_hostport(const char *s, int passive, struct sockaddr_in *sa, char *err, size_t errlen)
 {
 	char host[256] = "";
 	const char *colon = strrchr(s, ':'), *port_s;
@@ -197,7 +200,7 @@ int tls_parse_hostport(const char *s, int passive, struct sockaddr_in *sa, char 
 	if (inet_pton(AF_INET, host, &sa->sin_addr) == 1)
 		return 0;
 	if (!passive) {
-		struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res;
+		struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
 		int r = getaddrinfo(host, NULL, &hints, &res);
 
 		if (r) {
@@ -237,8 +240,9 @@ static int build(struct tls_ctx *c, SSL_CTX **out, char *err, size_t errlen)
 	 * length-prefixed framing already detects a truncated message.
 	 */
 	SSL_CTX_set_options(s, SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_verify(s, c->role == TLS_SERVER ?
-			   SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER,
+	SSL_CTX_set_verify(s,
+			   c->role == TLS_SERVER ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+						 : SSL_VERIFY_PEER,
 			   NULL);
 
 	snprintf(path, sizeof(path), "%s/ca.crt", c->certdir);

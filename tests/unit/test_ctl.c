@@ -26,7 +26,7 @@ static uint32_t ip(const char *s)
 
 static struct ctl_msg hello(void)
 {
-	struct ctl_msg m = { .type = CTL_HELLO };
+	struct ctl_msg m = {.type = CTL_HELLO};
 
 	m.u.hello.version = CTL_VERSION;
 	m.u.hello.caps = CTL_CAP_AGENT | CTL_CAP_SPOOF | CTL_CAP_PING;
@@ -39,7 +39,7 @@ static struct ctl_msg hello(void)
 
 static struct ctl_msg ping(void)
 {
-	struct ctl_msg m = { .type = CTL_PING };
+	struct ctl_msg m = {.type = CTL_PING};
 
 	m.u.ping.req_id = 0xdeadbeef;
 	m.u.ping.target = ip("192.0.2.7");
@@ -58,7 +58,7 @@ static struct ctl_msg ping(void)
 
 static struct ctl_msg trace(void)
 {
-	struct ctl_msg m = { .type = CTL_TRACE };
+	struct ctl_msg m = {.type = CTL_TRACE};
 
 	m.u.trace.req_id = 1;
 	m.u.trace.target = ip("192.0.2.8");
@@ -75,7 +75,7 @@ static const char *json = "{\"type\":\"ping\",\"dst\":\"192.0.2.7\",\"responses\
 
 static struct ctl_msg result(void)
 {
-	struct ctl_msg m = { .type = CTL_RESULT };
+	struct ctl_msg m = {.type = CTL_RESULT};
 
 	m.u.result.req_id = 42;
 	m.u.result.final = 1;
@@ -86,7 +86,7 @@ static struct ctl_msg result(void)
 
 static struct ctl_msg error_msg(void)
 {
-	struct ctl_msg m = { .type = CTL_ERROR };
+	struct ctl_msg m = {.type = CTL_ERROR};
 
 	m.u.error.req_id = 9;
 	m.u.error.code = CTL_ERR_DENIED;
@@ -110,8 +110,7 @@ static void roundtrip(const struct ctl_msg *m)
 	cr_assert_eq(d.type, m->type);
 	n2 = ctl_encode(&d, again, sizeof(again));
 	cr_assert_eq(n2, n);
-	cr_assert_eq(memcmp(buf, again, n), 0, "%s changed in a round trip",
-		     ctl_type_str(m->type));
+	cr_assert_eq(memcmp(buf, again, n), 0, "%s changed in a round trip", ctl_type_str(m->type));
 	/* Every proper prefix is "need more", never an error or a message. */
 	for (ssize_t i = 0; i < n; i++)
 		cr_assert_eq(ctl_decode(buf, i, &d, &used), CTL_DEC_MORE, "%s prefix %zd",
@@ -130,9 +129,9 @@ Test(ctl, roundtrip_all_types)
 	roundtrip(&m);
 	m = result();
 	roundtrip(&m);
-	m = (struct ctl_msg){ .type = CTL_CANCEL, .u.cancel.req_id = 5 };
+	m = (struct ctl_msg){.type = CTL_CANCEL, .u.cancel.req_id = 5};
 	roundtrip(&m);
-	m = (struct ctl_msg){ .type = CTL_KEEPALIVE };
+	m = (struct ctl_msg){.type = CTL_KEEPALIVE};
 	roundtrip(&m);
 	m = error_msg();
 	roundtrip(&m);
@@ -173,9 +172,9 @@ Test(ctl, decoded_fields)
 
 Test(ctl, header_layout)
 {
-	struct ctl_msg m = { .type = CTL_CANCEL, .u.cancel.req_id = 0x01020304 };
-	static const uint8_t want[] = { 'R', 'T', 'C', 'L', 1, CTL_CANCEL, 0, 0, 0, 0, 0, 4,
-					1,   2,	  3,   4 };
+	struct ctl_msg m = {.type = CTL_CANCEL, .u.cancel.req_id = 0x01020304};
+	static const uint8_t want[] = {'R', 'T', 'C', 'L', 1, CTL_CANCEL, 0, 0,
+				       0,   0,	 0,   4,   1, 2,	  3, 4};
 
 	cr_assert_eq(ctl_encode(&m, buf, sizeof(buf)), (ssize_t)sizeof(want));
 	cr_assert_eq(memcmp(buf, want, sizeof(want)), 0);
@@ -194,7 +193,8 @@ static void expect_bad(const struct ctl_msg *m, void (*mutate)(uint8_t *b, size_
 	n = e;
 	mutate(buf, &n);
 	cr_assert_eq(ctl_decode(buf, n, &d, &used), want, "%s: got %d (%s), want %d", what,
-		     ctl_decode(buf, n, &d, &used), ctl_dec_str(ctl_decode(buf, n, &d, &used)), want);
+		     ctl_decode(buf, n, &d, &used), ctl_dec_str(ctl_decode(buf, n, &d, &used)),
+		     want);
 }
 
 static void set_len(uint8_t *b, uint32_t v)
@@ -291,8 +291,9 @@ Test(ctl, malformed_header)
 
 Test(ctl, malformed_bodies)
 {
-	struct ctl_msg all[] = { hello(), ping(), trace(), result(),
-				 { .type = CTL_CANCEL, .u.cancel.req_id = 3 }, error_msg() };
+	struct ctl_msg all[] = {
+		hello(),    ping(), trace(), result(), {.type = CTL_CANCEL, .u.cancel.req_id = 3},
+		error_msg()};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		const char *t = ctl_type_str(all[i].type);
@@ -301,7 +302,7 @@ Test(ctl, malformed_bodies)
 		expect_bad(&all[i], m_trailing, CTL_DEC_BADFIELD, t);
 		expect_bad(&all[i], m_tiny, CTL_DEC_TRUNCATED, t);
 	}
-	struct ctl_msg k = { .type = CTL_KEEPALIVE };
+	struct ctl_msg k = {.type = CTL_KEEPALIVE};
 
 	expect_bad(&k, m_trailing, CTL_DEC_BADFIELD, "KEEPALIVE with a body");
 }
@@ -312,7 +313,7 @@ Test(ctl, garbage_refused_early)
 	struct ctl_msg d;
 	size_t used;
 	const char *http = "GET / HTTP/1.1\r\n\r\n";
-	const uint8_t tls_hello[] = { 0x16, 0x03, 0x01, 0x00, 0xc8 };
+	const uint8_t tls_hello[] = {0x16, 0x03, 0x01, 0x00, 0xc8};
 
 	cr_assert_eq(ctl_decode(http, 1, &d, &used), CTL_DEC_BADMAGIC);
 	cr_assert_eq(ctl_decode(tls_hello, sizeof(tls_hello), &d, &used), CTL_DEC_BADMAGIC);
@@ -342,18 +343,29 @@ Test(ctl, bad_fields_table)
 		const char *what;
 		struct ctl_msg m;
 	} t[] = {
-		{ "ping req 0", ping() },	    { "ping target 0", ping() },
-		{ "ping count 0", ping() },	    { "ping count big", ping() },
-		{ "ping rr+ts", ping() },	    { "ping ts 4", ping() },
-		{ "ping prespec 0 addrs", ping() }, { "ping prespec 5 addrs", ping() },
-		{ "ping addr gap", ping() },	    { "ping cookie no spoof", ping() },
-		{ "ping payload", ping() },	    { "trace first>max", trace() },
-		{ "trace max 65", trace() },	    { "trace method 0", trace() },
-		{ "trace attempts 0", trace() },    { "hello bad name", hello() },
-		{ "hello empty name", hello() },    { "hello caps", hello() },
-		{ "result empty not final", result() }, { "result newline", result() },
-		{ "error code 0", error_msg() },    { "error code 11", error_msg() },
-		{ "cancel 0", { .type = CTL_CANCEL } },
+		{"ping req 0", ping()},
+		{"ping target 0", ping()},
+		{"ping count 0", ping()},
+		{"ping count big", ping()},
+		{"ping rr+ts", ping()},
+		{"ping ts 4", ping()},
+		{"ping prespec 0 addrs", ping()},
+		{"ping prespec 5 addrs", ping()},
+		{"ping addr gap", ping()},
+		{"ping cookie no spoof", ping()},
+		{"ping payload", ping()},
+		{"trace first>max", trace()},
+		{"trace max 65", trace()},
+		{"trace method 0", trace()},
+		{"trace attempts 0", trace()},
+		{"hello bad name", hello()},
+		{"hello empty name", hello()},
+		{"hello caps", hello()},
+		{"result empty not final", result()},
+		{"result newline", result()},
+		{"error code 0", error_msg()},
+		{"error code 11", error_msg()},
+		{"cancel 0", {.type = CTL_CANCEL}},
 	};
 	int i = 0;
 
@@ -428,7 +440,7 @@ Test(ctl, framer_stream)
 {
 	static struct ctl_framer f;
 	static uint8_t stream[4 * 1024];
-	struct ctl_msg msgs[] = { hello(), ping(), result(), trace(), { .type = CTL_KEEPALIVE } };
+	struct ctl_msg msgs[] = {hello(), ping(), result(), trace(), {.type = CTL_KEEPALIVE}};
 	size_t n = 0, nm = sizeof(msgs) / sizeof(msgs[0]), got = 0;
 	struct ctl_msg d;
 
@@ -476,7 +488,7 @@ Test(ctl, framer_stream)
 Test(ctl, framer_refuses_4gb_before_body)
 {
 	static struct ctl_framer f;
-	uint8_t h[CTL_HDR_LEN] = { 'R', 'T', 'C', 'L', 1, CTL_RESULT, 0, 0, 0xff, 0xff, 0xff, 0xff };
+	uint8_t h[CTL_HDR_LEN] = {'R', 'T', 'C', 'L', 1, CTL_RESULT, 0, 0, 0xff, 0xff, 0xff, 0xff};
 	struct ctl_msg d;
 	size_t cap;
 
@@ -518,7 +530,7 @@ Test(ctl, framer_max_message_fits)
 	n = ctl_encode(&m, buf, sizeof(buf));
 	ctl_framer_init(&f);
 	/* A partial small message first, then the big one after it is consumed. */
-	struct ctl_msg k = { .type = CTL_KEEPALIVE };
+	struct ctl_msg k = {.type = CTL_KEEPALIVE};
 	uint8_t kb[CTL_HDR_LEN];
 
 	cr_assert_eq(ctl_encode(&k, kb, sizeof(kb)), CTL_HDR_LEN);

@@ -55,32 +55,33 @@ Test(policy, spoof_table)
 		int want;
 	} t[] = {
 		/* own address and "no spoofing" always fine */
-		{ "dave", "10.0.0.5", "10.0.0.5", 0 },
-		{ "dave", "10.0.0.5", "0.0.0.0", 0 },
+		{"dave", "10.0.0.5", "10.0.0.5", 0},
+		{"dave", "10.0.0.5", "0.0.0.0", 0},
 		/* anything else refused without a spoof line */
-		{ "dave", "10.0.0.5", "10.0.0.6", -EPERM },
-		{ "bob", "10.0.0.5", "10.1.2.3", -EPERM },
+		{"dave", "10.0.0.5", "10.0.0.6", -EPERM},
+		{"bob", "10.0.0.5", "10.1.2.3", -EPERM},
 		/* alice's grants, across two lines, and a /32 */
-		{ "alice", "10.0.0.5", "10.1.2.3", 0 },
-		{ "alice", "10.0.0.5", "10.1.255.255", 0 },
-		{ "alice", "10.0.0.5", "10.2.0.0", -EPERM },
-		{ "alice", "10.0.0.5", "192.0.2.7", 0 },
-		{ "alice", "10.0.0.5", "192.0.2.8", -EPERM },
-		{ "alice", "10.0.0.5", "198.51.100.200", 0 },
-		{ "alice", "10.0.0.5", "10.0.0.5", 0 },
+		{"alice", "10.0.0.5", "10.1.2.3", 0},
+		{"alice", "10.0.0.5", "10.1.255.255", 0},
+		{"alice", "10.0.0.5", "10.2.0.0", -EPERM},
+		{"alice", "10.0.0.5", "192.0.2.7", 0},
+		{"alice", "10.0.0.5", "192.0.2.8", -EPERM},
+		{"alice", "10.0.0.5", "198.51.100.200", 0},
+		{"alice", "10.0.0.5", "10.0.0.5", 0},
 		/* names are exact */
-		{ "alice2", "10.0.0.5", "10.1.2.3", -EPERM },
-		{ "Alice", "10.0.0.5", "10.1.2.3", -EPERM },
+		{"alice2", "10.0.0.5", "10.1.2.3", -EPERM},
+		{"Alice", "10.0.0.5", "10.1.2.3", -EPERM},
 		/* carol may spoof anything */
-		{ "carol", "10.0.0.5", "8.8.8.8", 0 },
+		{"carol", "10.0.0.5", "8.8.8.8", 0},
 		/* mallory may not even use her own address */
-		{ "mallory", "10.0.0.5", "10.0.0.5", -EPERM },
+		{"mallory", "10.0.0.5", "10.0.0.5", -EPERM},
 	};
 	struct policy *p = load();
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		char why[256] = "";
-		int r = policy_may_spoof(p, t[i].name, ip(t[i].peer), ip(t[i].src), why, sizeof(why));
+		int r = policy_may_spoof(p, t[i].name, ip(t[i].peer), ip(t[i].src), why,
+					 sizeof(why));
 
 		cr_assert_eq(r, t[i].want, "%s from %s spoofing %s: got %d (%s)", t[i].name,
 			     t[i].peer, t[i].src, r, why);
@@ -104,8 +105,8 @@ Test(policy, connect_and_blocklist)
 		const char *target;
 		int want;
 	} t[] = {
-		{ "203.0.113.0", -EPERM }, { "203.0.113.255", -EPERM }, { "203.0.114.1", 0 },
-		{ "10.1.9.9", -EPERM },	   { "10.1.9.8", 0 },		{ "192.0.2.1", 0 },
+		{"203.0.113.0", -EPERM}, {"203.0.113.255", -EPERM}, {"203.0.114.1", 0},
+		{"10.1.9.9", -EPERM},	 {"10.1.9.8", 0},	    {"192.0.2.1", 0},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
@@ -129,10 +130,10 @@ Test(policy, limits_table)
 		const char *name;
 		uint32_t rate, inflight;
 	} t[] = {
-		{ p, "alice", 1000, 8 },
-		{ p, "bob", 200, 2 }, /* rate from the default line */
-		{ p, "zed", 200, 4 },
-		{ empty, "zed", POLICY_DEFAULT_RATE, POLICY_DEFAULT_INFLIGHT },
+		{p, "alice", 1000, 8},
+		{p, "bob", 200, 2}, /* rate from the default line */
+		{p, "zed", 200, 4},
+		{empty, "zed", POLICY_DEFAULT_RATE, POLICY_DEFAULT_INFLIGHT},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -154,33 +155,34 @@ Test(policy, bad_files_table)
 	struct {
 		const char *text, *want;
 	} t[] = {
-		{ "global rate\n", "line 1" },
-		{ "\n\nglobal rate 0\n", "line 3" },
-		{ "global rate -5\n", "line 1" },
-		{ "global rate 10 rate 20\n", "line 1" },
-		{ "global speed 10\n", "line 1" },
-		{ "frobnicate\n", "unknown keyword" },
-		{ "client alice\n", "line 1" },
-		{ "client alice spoof\n", "PREFIX" },
-		{ "client alice spoof 10.0.0.1/24\n", "host bits" },
-		{ "client alice spoof 10.0.0.0/33\n", "bad prefix" },
-		{ "client alice spoof 10.0.0\n", "bad prefix" },
-		{ "client alice spoof 10.0.0.0/\n", "bad prefix" },
-		{ "client alice spoof 10.0.0.0/+8\n", "bad prefix" },
-		{ "client alice rate fast\n", "positive number" },
-		{ "client alice deny now\n", "line 1" },
-		{ "blocklist\n", "PREFIX" },
-		{ "blocklist 300.0.0.0/8\n", "bad prefix" },
-		{ "client aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa rate 1\n",
-		  "line 1" },
+		{"global rate\n", "line 1"},
+		{"\n\nglobal rate 0\n", "line 3"},
+		{"global rate -5\n", "line 1"},
+		{"global rate 10 rate 20\n", "line 1"},
+		{"global speed 10\n", "line 1"},
+		{"frobnicate\n", "unknown keyword"},
+		{"client alice\n", "line 1"},
+		{"client alice spoof\n", "PREFIX"},
+		{"client alice spoof 10.0.0.1/24\n", "host bits"},
+		{"client alice spoof 10.0.0.0/33\n", "bad prefix"},
+		{"client alice spoof 10.0.0\n", "bad prefix"},
+		{"client alice spoof 10.0.0.0/\n", "bad prefix"},
+		{"client alice spoof 10.0.0.0/+8\n", "bad prefix"},
+		{"client alice rate fast\n", "positive number"},
+		{"client alice deny now\n", "line 1"},
+		{"blocklist\n", "PREFIX"},
+		{"blocklist 300.0.0.0/8\n", "bad prefix"},
+		{"client aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa rate "
+		 "1\n",
+		 "line 1"},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct policy *p = policy_new();
 		char err[256] = "";
 
-		cr_assert_eq(policy_parse(p, t[i].text, strlen(t[i].text), err, sizeof(err)), -EINVAL,
-			     "accepted: %s", t[i].text);
+		cr_assert_eq(policy_parse(p, t[i].text, strlen(t[i].text), err, sizeof(err)),
+			     -EINVAL, "accepted: %s", t[i].text);
 		cr_assert(strstr(err, t[i].want), "'%s': error '%s' lacks '%s'", t[i].text, err,
 			  t[i].want);
 		policy_free(p);
@@ -207,8 +209,8 @@ Test(policy, prefixes)
 
 Test(policy, admission)
 {
-	struct policy_limits lim = { .rate_pps = 100, .inflight = 2 };
-	struct policy_usage u = { 0 };
+	struct policy_limits lim = {.rate_pps = 100, .inflight = 2};
+	struct policy_usage u = {0};
 	char why[256];
 	uint64_t t0 = 1000000000ull;
 
@@ -230,7 +232,7 @@ Test(policy, admission)
 	cr_assert_eq(policy_admit(&lim, &u, 100, t0 + 900000000000ull, why, sizeof(why)), 0);
 	cr_assert_eq(policy_admit(&lim, &u, 1, t0 + 900000000000ull, why, sizeof(why)), -EAGAIN);
 	/* A request bigger than one second of rate is still possible once the bucket fills. */
-	struct policy_usage v = { 0 };
+	struct policy_usage v = {0};
 
 	cr_assert_eq(policy_admit(&lim, &v, 250, t0, why, sizeof(why)), 0);
 	cr_assert_eq(policy_admit(&lim, &v, 250, t0 + 1000000000ull, why, sizeof(why)), -EAGAIN);

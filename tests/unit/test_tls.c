@@ -91,8 +91,8 @@ struct srv {
 	pthread_t thr;
 	atomic_int stop;
 	atomic_int opened, closed, msgs;
-	atomic_size_t max_pending;	/* most output queued on one connection */
-	atomic_int enobufs;		/* tls_conn_send refused for a slow reader */
+	atomic_size_t max_pending; /* most output queued on one connection */
+	atomic_int enobufs;	   /* tls_conn_send refused for a slow reader */
 	char last_name[CTL_NAME_MAX + 1];
 	char last_close[400];
 };
@@ -112,7 +112,7 @@ static int on_open(struct tls_conn *c, void *arg)
 static int on_msg(struct tls_conn *c, const struct ctl_msg *m, void *arg)
 {
 	struct srv *s = arg;
-	struct ctl_msg r = { 0 };
+	struct ctl_msg r = {0};
 	char text[64];
 
 	s->msgs++;
@@ -172,7 +172,7 @@ static void *srv_loop(void *arg)
 
 static void srv_start_cfg(const char *name, struct tls_server_cfg *cfg)
 {
-	static const struct tls_server_ops ops = { on_open, on_msg, on_close };
+	static const struct tls_server_ops ops = {on_open, on_msg, on_close};
 	char err[512];
 
 	memset(&S, 0, sizeof(S));
@@ -185,7 +185,7 @@ static void srv_start_cfg(const char *name, struct tls_server_cfg *cfg)
 
 static void srv_start(void)
 {
-	struct tls_server_cfg cfg = { 0 };
+	struct tls_server_cfg cfg = {0};
 
 	srv_start_cfg("agent1", &cfg);
 }
@@ -222,7 +222,7 @@ static const char *addr(void)
 
 static struct ctl_hello my_hello(const char *name)
 {
-	struct ctl_hello h = { .version = CTL_VERSION };
+	struct ctl_hello h = {.version = CTL_VERSION};
 
 	snprintf(h.name, sizeof(h.name), "%s", name);
 	return h;
@@ -245,7 +245,7 @@ static struct tls_client *good_client(struct tls_ctx *cctx)
 /* One PING -> RESULT round trip. */
 static void ping_once(struct tls_client *c, uint32_t id)
 {
-	struct ctl_msg m = { .type = CTL_PING }, r;
+	struct ctl_msg m = {.type = CTL_PING}, r;
 	char want[64];
 
 	m.u.ping.req_id = id;
@@ -270,17 +270,18 @@ static struct tls_ctx *client_ctx(const char *d, const char *name)
 }
 
 /* Wait until cond() or ms pass. */
-#define WAIT_FOR(cond, ms)                                                                     \
-	do {                                                                                   \
-		for (int _i = 0; _i < (ms) / 10 && !(cond); _i++)                              \
-			usleep(10000);                                                         \
+#define WAIT_FOR(cond, ms)                                                                         \
+	do {                                                                                       \
+		for (int _i = 0; _i < (ms) / 10 && !(cond); _i++)                                  \
+			usleep(10000);                                                             \
 	} while (0)
 
 /* A raw TCP socket to the server. */
 static int raw_connect(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(tls_server_port(S.s)),
-				  .sin_addr.s_addr = htonl(0x7f000001) };
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(tls_server_port(S.s)),
+				 .sin_addr.s_addr = htonl(0x7f000001)};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	cr_assert_geq(fd, 0);
@@ -291,7 +292,7 @@ static int raw_connect(void)
 /* Block until the server closes fd (EOF or reset); returns ms waited, or -1 after limit. */
 static int wait_closed(int fd, int limit_ms)
 {
-	struct timeval tv = { .tv_sec = limit_ms / 1000, .tv_usec = (limit_ms % 1000) * 1000 };
+	struct timeval tv = {.tv_sec = limit_ms / 1000, .tv_usec = (limit_ms % 1000) * 1000};
 	struct timespec t0, t1;
 	char b[4096];
 	ssize_t n;
@@ -315,7 +316,7 @@ Test(tls, handshake_and_exchange)
 {
 	struct tls_ctx *cctx = client_ctx(dir, "client1");
 	struct tls_client *c = good_client(cctx);
-	struct ctl_msg m = { .type = CTL_CANCEL, .u.cancel.req_id = 77 }, r;
+	struct ctl_msg m = {.type = CTL_CANCEL, .u.cancel.req_id = 77}, r;
 
 	cr_assert_str_eq(tls_client_peer_name(c), "agent1");
 	WAIT_FOR(S.opened == 1, 2000);
@@ -416,7 +417,7 @@ Test(tls, expired_client_cert_refused)
 
 Test(tls, expired_server_cert_refused)
 {
-	struct tls_server_cfg cfg = { 0 };
+	struct tls_server_cfg cfg = {0};
 	struct tls_ctx *cctx;
 	struct tls_client *c = NULL;
 	char err[512] = "";
@@ -464,7 +465,7 @@ Test(tls, connect_refused_message)
 /* Stalled handshake and stalled frame are cut off; another client is served meanwhile. */
 Test(tls, slow_loris)
 {
-	struct tls_server_cfg cfg = { .handshake_ms = 400, .frame_ms = 400 };
+	struct tls_server_cfg cfg = {.handshake_ms = 400, .frame_ms = 400};
 	struct tls_ctx *cctx;
 	struct tls_client *good, *half;
 	int fd, ms;
@@ -517,7 +518,7 @@ static void *worker(void *arg)
 	if (tls_client_hello(c, &h, &theirs, 20000))
 		goto out;
 	for (uint32_t i = 0; i < 20; i++) {
-		struct ctl_msg m = { .type = CTL_PING }, r;
+		struct ctl_msg m = {.type = CTL_PING}, r;
 
 		m.u.ping.req_id = w->base + i;
 		m.u.ping.target = htonl(0x7f000001);
@@ -541,7 +542,7 @@ Test(tls, fifty_concurrent_clients)
 	int ok = 0;
 
 	for (int i = 0; i < N; i++) {
-		w[i] = (struct worker){ .cctx = cctx, .base = 1 + i * 1000 };
+		w[i] = (struct worker){.cctx = cctx, .base = 1 + i * 1000};
 		cr_assert_eq(pthread_create(&t[i], NULL, worker, &w[i]), 0);
 	}
 	for (int i = 0; i < N; i++) {
@@ -588,7 +589,8 @@ Test(tls, huge_length_prefix)
 {
 	struct tls_ctx *cctx = client_ctx(dir, "client1");
 	struct tls_client *bad = good_client(cctx);
-	const uint8_t h[CTL_HDR_LEN] = { 'R', 'T', 'C', 'L', 1, CTL_RESULT, 0, 0, 0xff, 0xff, 0xff, 0xff };
+	const uint8_t h[CTL_HDR_LEN] = {'R', 'T', 'C',	'L',  1,    CTL_RESULT,
+					0,   0,	  0xff, 0xff, 0xff, 0xff};
 	struct ctl_msg r;
 
 	cr_assert_eq(tls_client_send_raw(bad, h, sizeof(h), 2000), 0);
@@ -602,7 +604,7 @@ Test(tls, huge_length_prefix)
 
 Test(tls, connection_limit)
 {
-	struct tls_server_cfg cfg = { .max_conns = 2 };
+	struct tls_server_cfg cfg = {.max_conns = 2};
 	struct tls_ctx *cctx;
 	struct tls_client *a, *b, *c = NULL;
 	struct ctl_hello h = my_hello("client1"), theirs;
@@ -661,10 +663,10 @@ Test(tls, reload)
 /* Idle connections are closed; KEEPALIVE keeps one open. */
 Test(tls, idle_timeout_and_keepalive)
 {
-	struct tls_server_cfg cfg = { .idle_ms = 300 };
+	struct tls_server_cfg cfg = {.idle_ms = 300};
 	struct tls_ctx *cctx;
 	struct tls_client *idle, *alive;
-	struct ctl_msg k = { .type = CTL_KEEPALIVE }, r;
+	struct ctl_msg k = {.type = CTL_KEEPALIVE}, r;
 
 	srv_stop();
 	srv_start_cfg("agent1", &cfg);
@@ -691,10 +693,10 @@ Test(tls, idle_timeout_and_keepalive)
  */
 Test(tls, slow_reader_backpressure)
 {
-	struct tls_server_cfg cfg = { .out_max = 65536 };
+	struct tls_server_cfg cfg = {.out_max = 65536};
 	struct tls_ctx *cctx;
 	struct tls_client *hog, *good;
-	struct ctl_msg m = { .type = CTL_PING };
+	struct ctl_msg m = {.type = CTL_PING};
 	int i, r = 0;
 
 	srv_stop();
