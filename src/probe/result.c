@@ -11,11 +11,14 @@
 
 void probe_ping_stats(const struct probe_ping_result *r, struct probe_ping_stats *st)
 {
-	uint8_t seen[8192] = {0}; /* bitmap of answered probe numbers (65536) */
+	/* bitmap of answered probe numbers (< count; all 65536 if count is unset) */
+	size_t nb = ((size_t)(r->count ? r->count : 65535) + 8) / 8;
+	uint8_t seen[nb];
 	double sum = 0, sq = 0;
 	uint32_t i;
 
 	memset(st, 0, sizeof(*st));
+	memset(seen, 0, nb);
 	for (i = 0; i < r->nreplies; i++) {
 		const struct probe_ping_reply *p = &r->replies[i];
 		double ms = p->rtt_ns / 1e6;
@@ -24,6 +27,8 @@ void probe_ping_stats(const struct probe_ping_result *r, struct probe_ping_stats
 			st->errs++;
 			continue;
 		}
+		if (p->seq >= nb * 8)
+			continue;
 		if (seen[p->seq >> 3] & (1u << (p->seq & 7))) {
 			st->dups++;
 			continue;
@@ -39,12 +44,13 @@ void probe_ping_stats(const struct probe_ping_result *r, struct probe_ping_stats
 	if (st->replies) {
 		st->avg_ms = sum / st->replies;
 		/* second pass, over the first reply of each probe */
-		memset(seen, 0, sizeof(seen));
+		memset(seen, 0, nb);
 		for (i = 0; i < r->nreplies; i++) {
 			const struct probe_ping_reply *p = &r->replies[i];
 			double d;
 
-			if (p->from != r->dst || (seen[p->seq >> 3] & (1u << (p->seq & 7))))
+			if (p->from != r->dst || p->seq >= nb * 8 ||
+			    (seen[p->seq >> 3] & (1u << (p->seq & 7))))
 				continue;
 			seen[p->seq >> 3] |= 1u << (p->seq & 7);
 			d = p->rtt_ns / 1e6 - st->avg_ms;
