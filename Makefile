@@ -67,7 +67,7 @@ FUZZERS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRCS))
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCHES := $(patsubst bench/%.c,$(O)/bench/%,$(BENCH_SRCS))
 
-HDRS := $(wildcard include/rtrace/*.h bpf/*.h)
+HDRS := $(wildcard include/rtrace/*.h bpf/*.h src/*/*.h)
 
 # Keep the BPF objects and skeletons: tests load the objects at run time.
 .SECONDARY: $(BPF_OBJS) $(SKELS)
