@@ -88,6 +88,33 @@ int batch_blocklist_finish(struct batch_blocklist *bl);
 const struct batch_range *batch_blocklist_match(const struct batch_blocklist *bl, uint32_t addr);
 void batch_blocklist_free(struct batch_blocklist *bl);
 
+/* ---- target list (input.c) ------------------------------------------------ */
+
+/* What reading a target list found. */
+struct batch_input_stats {
+	size_t lines;	      /* lines read */
+	size_t bad;	      /* lines that are not an address or prefix (skipped) */
+	size_t refused;	      /* addresses refused by the blocklist */
+	size_t refused_lines; /* lines with refused addresses */
+	size_t dups;	      /* addresses listed more than once (traced once) */
+	size_t skipped;	      /* addresses in skip (already done, --resume) */
+};
+
+struct targets;
+struct batch_addrset;
+
+/*
+ * Read a target list (targets.h format: one address or prefix per line, '#'
+ * comments) into t, in file order, each address once. Bad lines are logged
+ * with their line number and skipped; addresses the blocklist refuses are
+ * logged per line with the range that refuses them and how to open it
+ * ("--allow 10.0.0.0/8"), at most max_msgs lines of each kind (then a count);
+ * addresses in skip (may be NULL) are left out. 0, -ENOMEM or -EIO.
+ */
+int batch_read_targets(FILE *f, const char *name, const struct batch_blocklist *bl,
+		       const struct batch_addrset *skip, struct targets *t,
+		       struct batch_input_stats *st, unsigned max_msgs);
+
 /* ---- output file (outfile.c) --------------------------------------------- */
 
 /* true if path names a gzip output (ends in ".gz"). */
@@ -231,7 +258,8 @@ struct batch_cfg {
 	uint64_t p24_rate;	 /* traces started per /24 per second, 0 = no limit */
 	bool slow_start;	 /* start with one trace (it warms the atlas and
 				  * the gateway), grow the window by two per
-				  * completion */
+				  * completion; the same per destination /24
+				  * (its first trace fills the tree cache) */
 	batch_done_cb done;	 /* finished targets */
 	void *ctx;		 /* passed to done */
 };

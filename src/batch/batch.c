@@ -8,9 +8,13 @@
  *
  * Slow start: the first trace runs alone, so that it, not a crowd of
  * concurrent traces, asks the agents for the atlas traceroutes and learns the
- * gateway; then the window grows by two per completed trace, so that the
- * reverse-path tree fills before most targets start. Trace starts may be
- * limited per destination /24. A target whose trace found nothing beyond the
+ * gateway; then the window grows by two per completed trace. The same holds
+ * per destination /24: routing is per prefix, so the traces toward one /24
+ * mostly share their reverse path, and a trace that starts after the first
+ * one finished finds that path in the tree cache instead of measuring it
+ * again (concurrent traces cannot share what none has finished). Targets
+ * held back wait in a bounded queue while other /24s go ahead. Trace starts
+ * may also be rate-limited per /24. A target whose trace found nothing beyond the
  * destination (lost replies, an agent down for a moment) runs again at the
  * end of the queue, up to the retry cap. Each target is reported once.
  */
@@ -22,6 +26,9 @@
 #include "rtrace/batch.h"
 #include "rtrace/log.h"
 #include "rtrace/sched.h"
+
+/* Targets held back at most, so that other /24s go ahead meanwhile. */
+#define HELD_MAX(b) (4 * (size_t)(b)->cfg.window)
 
 /* One trace in flight. */
 struct bslot {
@@ -43,13 +50,26 @@ struct bqueue {
 	size_t head, n, cap; /* entries [head, n) are live */
 };
 
+/* Per-/24 slow start: traces running and finished toward one /24. */
+struct p24ent {
+	uint32_t key;	   /* (host-order address >> 8) | 1 << 31; 0 = empty */
+	uint32_t running;  /* traces in flight */
+	uint32_t finished; /* traces done (retries included) */
+};
+
+struct p24map {
+	struct p24ent *e; /* open addressing */
+	uint32_t cap, n;  /* cap: power of two */
+};
+
 struct batch {
 	struct batch_cfg cfg;
 	struct batch_counts c;
 	uint32_t *targets;     /* the run's targets, in file order */
 	size_t ntargets, next; /* next target to start */
 	struct bqueue retry;   /* targets to run again */
-	struct bqueue held;    /* targets held back by the /24 limiter */
+	struct bqueue held;    /* targets held back (per-/24 limiter, slow start) */
+	struct p24map ss;      /* per-/24 slow start */
 	struct bslot *slots;   /* cfg.window slots */
 	uint32_t *free;	       /* free slot indices (stack) */
 	uint32_t nfree;
@@ -127,6 +147,7 @@ void batch_free(struct batch *b)
 	free(b->targets);
 	free(b->retry.v);
 	free(b->held.v);
+	free(b->ss.e);
 	free(b->slots);
 	free(b->free);
 	free(b);
@@ -171,6 +192,69 @@ static struct bwait q_pop(struct bqueue *q)
 	return q->v[q->head++];
 }
 
+/* ---- per-/24 slow start ------------------------------------------------------------ */
+
+static uint32_t p24_key(uint32_t dst)
+{
+	return ntohl(dst) >> 8 | 1u << 31;
+}
+
+/* The entry of dst's /24 (made on first use), NULL without memory. */
+static struct p24ent *ss_get(struct p24map *m, uint32_t dst)
+{
+	uint32_t k = p24_key(dst), i, j;
+
+	if ((m->n + 1) * 2 > m->cap) {
+		uint32_t cap = m->cap ? 2 * m->cap : 256;
+		struct p24ent *e = calloc(cap, sizeof(*e));
+
+		if (!e)
+			return NULL;
+		for (i = 0; i < m->cap; i++) {
+			if (!m->e[i].key)
+				continue;
+			for (j = (m->e[i].key * 2654435761u) & (cap - 1); e[j].key;
+			     j = (j + 1) & (cap - 1))
+				;
+			e[j] = m->e[i];
+		}
+		free(m->e);
+		m->e = e;
+		m->cap = cap;
+	}
+	for (i = (k * 2654435761u) & (m->cap - 1); m->e[i].key; i = (i + 1) & (m->cap - 1))
+		if (m->e[i].key == k)
+			return &m->e[i];
+	m->e[i].key = k;
+	m->n++;
+	return &m->e[i];
+}
+
+/* May one more trace toward dst's /24 run (1 + 2 per finished one)? */
+static bool ss_ok(struct batch *b, uint32_t dst)
+{
+	struct p24ent *e;
+
+	if (!b->cfg.slow_start)
+		return true;
+	e = ss_get(&b->ss, dst);
+	return !e || e->running < 1 + 2 * (uint64_t)e->finished;
+}
+
+static void ss_account(struct batch *b, uint32_t dst, int started)
+{
+	struct p24ent *e;
+
+	if (!b->cfg.slow_start || !(e = ss_get(&b->ss, dst)))
+		return;
+	if (started) {
+		e->running++;
+	} else {
+		e->running--;
+		e->finished++;
+	}
+}
+
 /* ---- traces ---------------------------------------------------------------------- */
 
 static unsigned window_now(const struct batch *b)
@@ -211,6 +295,7 @@ static int start(struct batch *b, uint32_t dst, uint16_t attempts)
 	b->nfree--;
 	b->c.inflight++;
 	b->c.started++;
+	ss_account(b, dst, 1);
 	return 0;
 }
 
@@ -241,7 +326,7 @@ static int run_held(struct batch *b, uint64_t now, uint64_t *wait, int *started)
 	for (i = k = b->held.head; i < n; i++) {
 		struct bwait w = b->held.v[i];
 
-		if (err || !can_start(b) || !p24_ok(b, w.dst, now, wait)) {
+		if (err || !can_start(b) || !ss_ok(b, w.dst) || !p24_ok(b, w.dst, now, wait)) {
 			b->held.v[k++] = w;
 			continue;
 		}
@@ -266,7 +351,7 @@ int batch_pump(struct batch *b)
 	b->in_pump = true;
 	if (q_len(&b->held))
 		err = run_held(b, now, &wait, &started);
-	while (!err && can_start(b) && q_len(&b->held) < b->cfg.window) {
+	while (!err && can_start(b) && q_len(&b->held) < HELD_MAX(b)) {
 		if (q_len(&b->retry)) {
 			w = q_pop(&b->retry);
 		} else if (b->next < b->ntargets) {
@@ -275,7 +360,7 @@ int batch_pump(struct batch *b)
 		} else {
 			break;
 		}
-		if (!p24_ok(b, w.dst, now, &wait)) {
+		if (!ss_ok(b, w.dst) || !p24_ok(b, w.dst, now, &wait)) {
 			err = q_push(&b->held, w.dst, w.attempts);
 			continue;
 		}
@@ -332,6 +417,7 @@ int batch_on_done(struct batch *b, uint64_t tag)
 		if (b->cfg.done)
 			b->cfg.done(r, s->attempts, b->cfg.ctx);
 	}
+	ss_account(b, s->dst, 0);
 	revtr_free(s->rt);
 	s->rt = NULL;
 	s->gen++;
