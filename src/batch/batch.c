@@ -29,6 +29,8 @@
 
 /* Targets held back at most, so that other /24s go ahead meanwhile. */
 #define HELD_MAX(b) (4 * (size_t)(b)->cfg.window)
+/* Per-/24 slow start lets one more trace go after this long without a finish. */
+#define SS_PATIENCE_NS 1000000000ull
 
 /* One trace in flight. */
 struct bslot {
@@ -55,6 +57,7 @@ struct p24ent {
 	uint32_t key;	   /* (host-order address >> 8) | 1 << 31; 0 = empty */
 	uint32_t running;  /* traces in flight */
 	uint32_t finished; /* traces done (retries included) */
+	uint64_t last_ns;  /* last start toward the /24 */
 };
 
 struct p24map {
@@ -73,11 +76,12 @@ struct batch {
 	struct bslot *slots;   /* cfg.window slots */
 	uint32_t *free;	       /* free slot indices (stack) */
 	uint32_t nfree;
-	struct sched_dstlim p24;   /* per-/24 start limiter */
-	struct sched_timer p24_tm; /* wakes the pump for held targets */
-	bool limited;		   /* p24 in use */
-	bool draining;		   /* no new traces */
-	bool in_pump;		   /* reentrancy guard */
+	struct sched_dstlim p24; /* per-/24 start limiter */
+	struct sched_timer tm;	 /* wakes the pump for held targets */
+	bool limited;		 /* p24 in use */
+	uint64_t t_first;	 /* first trace started, ns */
+	bool draining;		 /* no new traces */
+	bool in_pump;		 /* reentrancy guard */
 };
 
 static uint64_t mk_tag(uint32_t idx, uint32_t gen)
@@ -105,6 +109,8 @@ struct batch *batch_new(const struct batch_cfg *cfg, const uint32_t *targets, si
 	if (!b)
 		return NULL;
 	b->cfg = *cfg;
+	if (b->cfg.sched)
+		sched_timer_init(&b->tm, p24_cb, b);
 	if (!b->cfg.window)
 		b->cfg.window = 256;
 	b->targets = malloc((n ? n : 1) * sizeof(*targets));
@@ -124,7 +130,6 @@ struct batch *batch_new(const struct batch_cfg *cfg, const uint32_t *targets, si
 
 		if (sched_dstlim_init(&b->p24, gap ? gap : 1))
 			goto fail;
-		sched_timer_init(&b->p24_tm, p24_cb, b);
 		b->limited = true;
 	}
 	return b;
@@ -140,10 +145,10 @@ void batch_free(struct batch *b)
 		return;
 	if (b->slots)
 		batch_abort(b);
-	if (b->limited) {
-		sched_timer_cancel(b->cfg.sched, &b->p24_tm);
+	if (b->cfg.sched)
+		sched_timer_cancel(b->cfg.sched, &b->tm);
+	if (b->limited)
 		sched_dstlim_free(&b->p24);
-	}
 	free(b->targets);
 	free(b->retry.v);
 	free(b->held.v);
@@ -230,18 +235,33 @@ static struct p24ent *ss_get(struct p24map *m, uint32_t dst)
 	return &m->e[i];
 }
 
-/* May one more trace toward dst's /24 run (1 + 2 per finished one)? */
-static bool ss_ok(struct batch *b, uint32_t dst)
+/*
+ * May one more trace toward dst's /24 run: 1 + 2 per finished one, or one
+ * more each SS_PATIENCE_NS while the first ones are slow (timeouts), so that
+ * a /24 is never stuck behind one long trace. Else *wait gets when to look
+ * again (with a loop to wake the pump).
+ */
+static bool ss_ok(struct batch *b, uint32_t dst, uint64_t now, uint64_t *wait)
 {
 	struct p24ent *e;
+	uint64_t w;
 
 	if (!b->cfg.slow_start)
 		return true;
 	e = ss_get(&b->ss, dst);
-	return !e || e->running < 1 + 2 * (uint64_t)e->finished;
+	if (!e || e->running < 1 + 2 * (uint64_t)e->finished)
+		return true;
+	if (!b->cfg.sched)
+		return false;
+	if (now - e->last_ns >= SS_PATIENCE_NS)
+		return true;
+	w = e->last_ns + SS_PATIENCE_NS - now;
+	if (!*wait || w < *wait)
+		*wait = w;
+	return false;
 }
 
-static void ss_account(struct batch *b, uint32_t dst, int started)
+static void ss_account(struct batch *b, uint32_t dst, int started, uint64_t now)
 {
 	struct p24ent *e;
 
@@ -249,6 +269,7 @@ static void ss_account(struct batch *b, uint32_t dst, int started)
 		return;
 	if (started) {
 		e->running++;
+		e->last_ns = now;
 	} else {
 		e->running--;
 		e->finished++;
@@ -257,18 +278,26 @@ static void ss_account(struct batch *b, uint32_t dst, int started)
 
 /* ---- traces ---------------------------------------------------------------------- */
 
-static unsigned window_now(const struct batch *b)
+/*
+ * The window now: with slow start 1 + 2 per finished trace, and (with a loop
+ * for the timer) one more per SS_PATIENCE_NS since the first start, so that
+ * a slow first trace (timeouts) does not hold everything up.
+ */
+static unsigned window_now(const struct batch *b, uint64_t now)
 {
-	uint64_t w = b->cfg.window;
+	uint64_t w = b->cfg.window, ss;
 
-	if (b->cfg.slow_start && 1 + 2 * b->c.done < w)
-		w = 1 + 2 * b->c.done;
-	return (unsigned)w;
+	if (!b->cfg.slow_start)
+		return (unsigned)w;
+	ss = 1 + 2 * b->c.done;
+	if (b->cfg.sched && b->t_first)
+		ss += (now - b->t_first) / SS_PATIENCE_NS;
+	return (unsigned)(ss < w ? ss : w);
 }
 
-static bool can_start(const struct batch *b)
+static bool can_start(const struct batch *b, uint64_t now)
 {
-	return !b->draining && b->nfree && b->c.inflight < window_now(b);
+	return !b->draining && b->nfree && b->c.inflight < window_now(b, now);
 }
 
 /* Start one trace of dst in a free slot. 0 or -errno. */
@@ -293,9 +322,11 @@ static int start(struct batch *b, uint32_t dst, uint16_t attempts)
 		return err;
 	}
 	b->nfree--;
+	if (!b->t_first)
+		b->t_first = sched_now_ns();
 	b->c.inflight++;
 	b->c.started++;
-	ss_account(b, dst, 1);
+	ss_account(b, dst, 1, sched_now_ns());
 	return 0;
 }
 
@@ -317,6 +348,11 @@ static bool p24_ok(struct batch *b, uint32_t dst, uint64_t now, uint64_t *wait)
 	return false;
 }
 
+static bool have_targets(const struct batch *b)
+{
+	return b->next < b->ntargets || q_len(&b->retry);
+}
+
 /* Held targets whose /24 may go now. */
 static int run_held(struct batch *b, uint64_t now, uint64_t *wait, int *started)
 {
@@ -326,7 +362,8 @@ static int run_held(struct batch *b, uint64_t now, uint64_t *wait, int *started)
 	for (i = k = b->held.head; i < n; i++) {
 		struct bwait w = b->held.v[i];
 
-		if (err || !can_start(b) || !ss_ok(b, w.dst) || !p24_ok(b, w.dst, now, wait)) {
+		if (err || !can_start(b, now) || !ss_ok(b, w.dst, now, wait) ||
+		    !p24_ok(b, w.dst, now, wait)) {
 			b->held.v[k++] = w;
 			continue;
 		}
@@ -351,7 +388,7 @@ int batch_pump(struct batch *b)
 	b->in_pump = true;
 	if (q_len(&b->held))
 		err = run_held(b, now, &wait, &started);
-	while (!err && can_start(b) && q_len(&b->held) < HELD_MAX(b)) {
+	while (!err && can_start(b, now) && q_len(&b->held) < HELD_MAX(b)) {
 		if (q_len(&b->retry)) {
 			w = q_pop(&b->retry);
 		} else if (b->next < b->ntargets) {
@@ -360,7 +397,7 @@ int batch_pump(struct batch *b)
 		} else {
 			break;
 		}
-		if (!ss_ok(b, w.dst) || !p24_ok(b, w.dst, now, &wait)) {
+		if (!ss_ok(b, w.dst, now, &wait) || !p24_ok(b, w.dst, now, &wait)) {
 			err = q_push(&b->held, w.dst, w.attempts);
 			continue;
 		}
@@ -370,8 +407,16 @@ int batch_pump(struct batch *b)
 		else
 			started++;
 	}
-	if (wait && b->limited && !b->draining)
-		sched_timer_arm(b->cfg.sched, &b->p24_tm, now + wait);
+	if (b->cfg.slow_start && b->nfree && b->c.inflight >= window_now(b, now) &&
+	    (have_targets(b) || q_len(&b->held)) && b->t_first) {
+		/* the global slow start holds: look again when it grows by one */
+		uint64_t w = SS_PATIENCE_NS - (now - b->t_first) % SS_PATIENCE_NS;
+
+		if (!wait || w < wait)
+			wait = w;
+	}
+	if (wait && b->cfg.sched && !b->draining)
+		sched_timer_arm(b->cfg.sched, &b->tm, now + wait);
 	b->in_pump = false;
 	if (err) {
 		rt_err("batch: cannot start a reverse trace: %s", strerror(-err));
@@ -417,7 +462,7 @@ int batch_on_done(struct batch *b, uint64_t tag)
 		if (b->cfg.done)
 			b->cfg.done(r, s->attempts, b->cfg.ctx);
 	}
-	ss_account(b, s->dst, 0);
+	ss_account(b, s->dst, 0, 0);
 	revtr_free(s->rt);
 	s->rt = NULL;
 	s->gen++;
@@ -430,8 +475,8 @@ int batch_on_done(struct batch *b, uint64_t tag)
 void batch_drain(struct batch *b)
 {
 	b->draining = true;
-	if (b->limited)
-		sched_timer_cancel(b->cfg.sched, &b->p24_tm);
+	if (b->cfg.sched)
+		sched_timer_cancel(b->cfg.sched, &b->tm);
 }
 
 void batch_abort(struct batch *b)
