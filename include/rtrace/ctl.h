@@ -46,6 +46,7 @@
 #define CTL_TS_ADDRS 4
 /* Request limits an agent can rely on having been checked by the decoder. */
 #define CTL_PING_COUNT_MAX 1000
+#define CTL_PING_INTERVAL_MAX 60000 /* ms between the probes of a PING */
 #define CTL_PAYLOAD_MAX 1400
 #define CTL_TTL_MAX 64
 #define CTL_ATTEMPTS_MAX 10
@@ -120,6 +121,8 @@ struct ctl_ping {
 	uint16_t count;			/* probes, 1..CTL_PING_COUNT_MAX */
 	uint16_t payload_size;		/* ICMP payload bytes, 0 = default, <= CTL_PAYLOAD_MAX */
 	uint16_t wait_ms;		/* per-probe reply timeout, 0 = agent default */
+	uint16_t interval_ms;		/* between probes, 0 = agent default (1000);
+					 * <= CTL_PING_INTERVAL_MAX */
 	uint8_t ttl;			/* IP TTL, 0 = default */
 	uint8_t rr;			/* 1 = Record Route option; excludes ts_mode */
 	uint8_t ts_mode;		/* enum ctl_ts_mode */

@@ -7,8 +7,8 @@
  *   HELLO     version u16 | caps u16 | addr a4 | rate_pps u32 | max_inflight u32 |
  *             name_len u8 | name
  *   PING      req_id u32 | target a4 | spoof_src a4 | cookie_req u32 | count u16 |
- *             payload_size u16 | wait_ms u16 | ttl u8 | rr u8 | ts_mode u8 |
- *             ts_naddr u8 | ts_addr a4 x 4
+ *             payload_size u16 | wait_ms u16 | interval_ms u16 | ttl u8 | rr u8 |
+ *             ts_mode u8 | ts_naddr u8 | ts_addr a4 x 4
  *   TRACE     req_id u32 | target a4 | first_ttl u8 | max_ttl u8 | attempts u8 |
  *             gap_limit u8 | method u8 | pad u8 (0) | wait_ms u16
  *   RESULT    req_id u32 | flags u8 (bit 0 final) | pad u8 (0) | len u16 | text
@@ -24,7 +24,7 @@
 #include "rtrace/ctl.h"
 
 #define HELLO_FIXED 17
-#define PING_LEN 42
+#define PING_LEN 44
 #define TRACE_LEN 16
 #define RESULT_FIXED 8
 #define CANCEL_LEN 4
@@ -159,7 +159,8 @@ static int text_ok(const char *s, size_t n)
 static int validate_ping(const struct ctl_ping *p)
 {
 	if (!p->req_id || !p->target || p->count < 1 || p->count > CTL_PING_COUNT_MAX ||
-	    p->payload_size > CTL_PAYLOAD_MAX || p->rr > 1 || p->ts_mode > CTL_TS_PRESPEC)
+	    p->payload_size > CTL_PAYLOAD_MAX || p->interval_ms > CTL_PING_INTERVAL_MAX ||
+	    p->rr > 1 || p->ts_mode > CTL_TS_PRESPEC)
 		return CTL_DEC_BADFIELD;
 	/* RR (39 bytes) and a timestamp option do not fit in 40 option bytes together. */
 	if (p->rr && p->ts_mode != CTL_TS_NONE)
@@ -276,6 +277,7 @@ static void encode_body(const struct ctl_msg *m, uint8_t *p)
 		put16(&p, q->count);
 		put16(&p, q->payload_size);
 		put16(&p, q->wait_ms);
+		put16(&p, q->interval_ms);
 		*p++ = q->ttl;
 		*p++ = q->rr;
 		*p++ = q->ts_mode;
@@ -382,6 +384,7 @@ static int decode_body(const uint8_t *p, size_t n, struct ctl_msg *m)
 		q->count = get16(&p);
 		q->payload_size = get16(&p);
 		q->wait_ms = get16(&p);
+		q->interval_ms = get16(&p);
 		q->ttl = *p++;
 		q->rr = *p++;
 		q->ts_mode = *p++;

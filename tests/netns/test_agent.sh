@@ -106,9 +106,10 @@ class Agent:
         self.send(HELLO, struct.pack(">HH4sIIB", 1, 0, b"\0" * 4, 0, 0, len(nb)) + nb)
         return self.recv()
 
-    def ping(self, rid, dst, count=1, rr=0, spoof="0.0.0.0", cookie=0, wait_ms=1000):
-        self.send(PING, struct.pack(">I4s4sIHHHBBBB16s", rid, a2b(dst), a2b(spoof), cookie,
-                                    count, 0, wait_ms, 0, rr, 0, 0, b"\0" * 16))
+    def ping(self, rid, dst, count=1, rr=0, spoof="0.0.0.0", cookie=0, wait_ms=1000,
+             interval_ms=0):
+        self.send(PING, struct.pack(">I4s4sIHHHHBBBB16s", rid, a2b(dst), a2b(spoof), cookie,
+                                    count, 0, wait_ms, interval_ms, 0, rr, 0, 0, b"\0" * 16))
 
     def trace(self, rid, dst, first=1, maxttl=16, attempts=1, gap=3, method=1):
         self.send(TRACE, struct.pack(">I4sBBBBBBH", rid, a2b(dst), first, maxttl, attempts,

@@ -48,6 +48,7 @@ static struct ctl_msg ping(void)
 	m.u.ping.count = 3;
 	m.u.ping.payload_size = 56;
 	m.u.ping.wait_ms = 1500;
+	m.u.ping.interval_ms = 250;
 	m.u.ping.ttl = 200;
 	m.u.ping.ts_mode = CTL_TS_PRESPEC;
 	m.u.ping.ts_naddr = 2;
@@ -149,6 +150,8 @@ Test(ctl, decoded_fields)
 	cr_assert_eq(d.u.ping.spoof_src, ip("198.51.100.9"));
 	cr_assert_eq(d.u.ping.cookie_req, 77);
 	cr_assert_eq(d.u.ping.count, 3);
+	cr_assert_eq(d.u.ping.wait_ms, 1500);
+	cr_assert_eq(d.u.ping.interval_ms, 250);
 	cr_assert_eq(d.u.ping.ttl, 200);
 	cr_assert_eq(d.u.ping.ts_mode, CTL_TS_PRESPEC);
 	cr_assert_eq(d.u.ping.ts_naddr, 2);
@@ -354,6 +357,7 @@ Test(ctl, bad_fields_table)
 		{"ping addr gap", ping()},
 		{"ping cookie no spoof", ping()},
 		{"ping payload", ping()},
+		{"ping interval", ping()},
 		{"trace first>max", trace()},
 		{"trace max 65", trace()},
 		{"trace method 0", trace()},
@@ -380,6 +384,7 @@ Test(ctl, bad_fields_table)
 	t[i++].m.u.ping.ts_addr[1] = 0;
 	t[i++].m.u.ping.spoof_src = 0;
 	t[i++].m.u.ping.payload_size = CTL_PAYLOAD_MAX + 1;
+	t[i++].m.u.ping.interval_ms = CTL_PING_INTERVAL_MAX + 1;
 	t[i++].m.u.trace.first_ttl = 31;
 	t[i++].m.u.trace.max_ttl = 65;
 	t[i++].m.u.trace.method = 0;
@@ -405,6 +410,14 @@ Test(ctl, bad_fields_table)
 
 	buf[CTL_HDR_LEN + 16] = buf[CTL_HDR_LEN + 17] = 0;
 	cr_assert_eq(ctl_decode(buf, n, &d, &used), CTL_DEC_BADFIELD);
+	/* interval_ms (body bytes 22-23) over CTL_PING_INTERVAL_MAX. */
+	n = ctl_encode(&m, buf, sizeof(buf));
+	buf[CTL_HDR_LEN + 22] = 0xff;
+	cr_assert_eq(ctl_decode(buf, n, &d, &used), CTL_DEC_BADFIELD);
+	buf[CTL_HDR_LEN + 22] = (CTL_PING_INTERVAL_MAX >> 8) & 0xff;
+	buf[CTL_HDR_LEN + 23] = CTL_PING_INTERVAL_MAX & 0xff;
+	cr_assert_eq(ctl_decode(buf, n, &d, &used), CTL_DEC_MSG);
+	cr_assert_eq(d.u.ping.interval_ms, CTL_PING_INTERVAL_MAX);
 	/* A NUL inside a RESULT text. */
 	m = result();
 	n = ctl_encode(&m, buf, sizeof(buf));
