@@ -191,6 +191,7 @@ struct rt_hop_state {
 	int ts_check;	 /* stamps of the last [H, bogus] check */
 	bool ts_replied; /* the last check got a reply */
 	int ts_hit;	 /* lowest candidate index adjacent, -1 none */
+	bool mates_tried; /* the /30-/31 mates of H were made candidates */
 	uint32_t ts_vp;
 };
 

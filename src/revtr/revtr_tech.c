@@ -335,7 +335,36 @@ static void ts_spoof_check(struct revtr *rt)
 	rt_issue(rt, REVTR_REQ_TS_PRESPEC, rt->cur, ord[0], ts, 2, -1);
 }
 
-static void ts_adjacent(struct revtr *rt, enum revtr_hop_type type)
+/*
+ * Candidates of last resort: H's address faces the client (a traceroute's
+ * ICMP source, an RR egress), so the other end of its point-to-point link is
+ * the likely next router, also one that never answers traceroutes and so is
+ * on no trace. Replaces the candidates by the mates not tested yet; true if
+ * there are any.
+ */
+static bool ts_mate_cands(struct revtr *rt)
+{
+	struct rt_hop_state *hs = &rt->hs;
+	uint32_t old[REVTR_MAX_CANDS], m[2];
+	int nold = hs->ncands, i, k;
+
+	if (hs->mates_tried)
+		return false;
+	hs->mates_tried = true;
+	memcpy(old, hs->cands, sizeof(old));
+	hs->ncands = 0;
+	hs->ts_hit = -1;
+	addr_mates(rt->cur, m);
+	for (k = 1; k >= 0; k--) {
+		for (i = 0; i < nold && old[i] != m[k]; i++)
+			;
+		if (i == nold)
+			add_cand(rt, m[k]);
+	}
+	return hs->ncands > 0;
+}
+
+static void ts_adjacent(struct revtr *rt, enum revtr_hop_type type, uint32_t vp)
 {
 	uint32_t r;
 
@@ -343,6 +372,9 @@ static void ts_adjacent(struct revtr *rt, enum revtr_hop_type type)
 		r = rt->hs.cands[rt->hs.ts_hit];
 		if (rt_append_addrs(rt, &r, 1, type, 0))
 			return;
+	} else if (ts_mate_cands(rt)) {
+		ts_issue_cands(rt, vp);
+		return;
 	}
 	rt->stage = ST_SYM;
 }
@@ -365,6 +397,8 @@ static void st_ts(struct revtr *rt)
 			return;
 		}
 		build_cands(rt);
+		if (!hs->ncands)
+			ts_mate_cands(rt);
 		if (!hs->ncands) {
 			rt->stage = ST_SYM;
 			return;
@@ -388,7 +422,7 @@ static void st_ts(struct revtr *rt)
 		}
 		return;
 	case TS_TEST:
-		ts_adjacent(rt, REVTR_HOP_TS_ADJ_REV_SEGMENT);
+		ts_adjacent(rt, REVTR_HOP_TS_ADJ_REV_SEGMENT, 0);
 		return;
 	case TS_SCHECK:
 		if (hs->ts_check >= 2) {
@@ -403,7 +437,7 @@ static void st_ts(struct revtr *rt)
 		}
 		return;
 	case TS_STEST:
-		ts_adjacent(rt, REVTR_HOP_SPOOF_TS_ADJ_REV_SEGMENT);
+		ts_adjacent(rt, REVTR_HOP_SPOOF_TS_ADJ_REV_SEGMENT, hs->ts_vp);
 		return;
 	}
 }
