@@ -100,8 +100,9 @@ static int send_trace(struct rtb_agent *ag, const struct rtb_req *req)
 	const struct rtb_opts *o = &ag->b->o;
 	struct ctl_msg m = { .type = CTL_TRACE };
 
+	/* AGENT_TRACE names the agent's hop as target; both trace toward the client */
 	m.u.trace.req_id = req->id;
-	m.u.trace.target = req->rq.target;
+	m.u.trace.target = req->rq.src;
 	m.u.trace.first_ttl = 1;
 	m.u.trace.max_ttl = o->trace_max_ttl > CTL_TTL_MAX ? CTL_TTL_MAX : o->trace_max_ttl;
 	m.u.trace.attempts = o->trace_attempts;
@@ -119,7 +120,8 @@ static int send_ping(struct rtb_agent *ag, const struct rtb_req *req, uint32_t i
 	struct ctl_ping *p = &m.u.ping;
 
 	p->req_id = id;
-	p->target = req->rq.target;
+	/* the atlas RR echo goes to the client (its forward slots name the routers) */
+	p->target = req->rq.kind == REVTR_REQ_ATLAS_TRACE ? req->rq.src : req->rq.target;
 	if (spoof) {
 		p->spoof_src = req->rq.src;
 		p->cookie_req = req->id;

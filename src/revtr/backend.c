@@ -80,6 +80,7 @@ static struct rtb_req *req_new(struct rtb_job *job, const struct revtr_req *rq)
 	req->b = b;
 	req->job = job;
 	req->rq = *rq;
+	req->t0 = sched_now_ns();
 	b->next_id += 2;
 	if (!b->next_id)
 		b->next_id = 2;
@@ -125,6 +126,18 @@ static void req_unlink(struct rtb_req *req)
 	sched_timer_cancel(b->s, &req->timer);
 }
 
+static void log_req(const struct rtb_req *req, const char *what)
+{
+	char t[16], v[16];
+
+	inet_ntop(AF_INET, &req->rq.target, t, sizeof(t));
+	inet_ntop(AF_INET, &req->rq.vp, v, sizeof(v));
+	rt_dbg("revtr: %8.3f ms %s %u %s %s%s%s rr %u ts %u trace %u",
+	       (double)(sched_now_ns() - req->t0) / 1e6, what, req->id,
+	       revtr_req_kind_name(req->rq.kind), t, req->rq.vp ? " via " : "",
+	       req->rq.vp ? v : "", req->res.rr_count, req->res.ts_count, req->res.trace_n);
+}
+
 void rtb_req_answer(struct rtb_req *req, enum revtr_res_status status)
 {
 	struct rtb_job *job = req->job;
@@ -134,6 +147,9 @@ void rtb_req_answer(struct rtb_req *req, enum revtr_res_status status)
 		return;
 	req->answered = true;
 	req->res.status = status;
+	if (rt_log_get_level() >= RT_LOG_DEBUG)
+		log_req(req, status == REVTR_RES_OK ? "ok" : status == REVTR_RES_TIMEOUT ? "timeout"
+											  : "error");
 	if (status == REVTR_RES_TIMEOUT)
 		req->b->st.timeouts++;
 	else if (status == REVTR_RES_ERROR)
@@ -328,6 +344,8 @@ static void req_start(struct rtb_job *job, const struct revtr_req *rq)
 		revtr_on_result(job->rt, rq->id, &res);
 		return;
 	}
+	if (rt_log_get_level() >= RT_LOG_DEBUG)
+		log_req(req, "start");
 	if (needs_agent(rq)) {
 		req->ag = rtb_agent_by_addr(b, rq->vp);
 		if (!req->ag || !rtb_agent_up(req->ag)) {
@@ -538,6 +556,7 @@ struct rtb *rtb_new(const struct rtb_opts *o, char *err, size_t errlen)
 	eo.ifname = o->ifname;
 	eo.src = o->src;
 	eo.pps = o->pps;
+	eo.dst_pps = o->dst_pps;
 	eo.accept_spoofed = o->nagents > 0;
 	b->e = probe_engine_new(&eo);
 	if (!b->e) {

@@ -51,6 +51,7 @@ struct rtb_req {
 	bool sent;			/* spoofed: the agent reported its probes sent */
 	bool answered;			/* result delivered to the core */
 	struct sched_timer timer;	/* deadline */
+	uint64_t t0;			/* started, CLOCK_MONOTONIC ns */
 	struct revtr_result res;	/* the result being assembled */
 	struct revtr_trace_hop hops[REVTR_MAX_HOPS];
 };
