@@ -84,6 +84,12 @@ struct batch {
 	bool in_pump;		 /* reentrancy guard */
 };
 
+/* ns from then to now; 0 if then is later (then was taken after now). */
+static uint64_t since(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
+
 static uint64_t mk_tag(uint32_t idx, uint32_t gen)
 {
 	return (uint64_t)gen << 32 | idx;
@@ -253,9 +259,9 @@ static bool ss_ok(struct batch *b, uint32_t dst, uint64_t now, uint64_t *wait)
 		return true;
 	if (!b->cfg.sched)
 		return false;
-	if (now - e->last_ns >= SS_PATIENCE_NS)
+	if (since(now, e->last_ns) >= SS_PATIENCE_NS)
 		return true;
-	w = e->last_ns + SS_PATIENCE_NS - now;
+	w = SS_PATIENCE_NS - since(now, e->last_ns);
 	if (!*wait || w < *wait)
 		*wait = w;
 	return false;
@@ -291,7 +297,7 @@ static unsigned window_now(const struct batch *b, uint64_t now)
 		return (unsigned)w;
 	ss = 1 + 2 * b->c.done;
 	if (b->cfg.sched && b->t_first)
-		ss += (now - b->t_first) / SS_PATIENCE_NS;
+		ss += since(now, b->t_first) / SS_PATIENCE_NS;
 	return (unsigned)(ss < w ? ss : w);
 }
 
@@ -410,7 +416,7 @@ int batch_pump(struct batch *b)
 	if (b->cfg.slow_start && b->nfree && b->c.inflight >= window_now(b, now) &&
 	    (have_targets(b) || q_len(&b->held)) && b->t_first) {
 		/* the global slow start holds: look again when it grows by one */
-		uint64_t w = SS_PATIENCE_NS - (now - b->t_first) % SS_PATIENCE_NS;
+		uint64_t w = SS_PATIENCE_NS - since(now, b->t_first) % SS_PATIENCE_NS;
 
 		if (!wait || w < wait)
 			wait = w;
