@@ -270,11 +270,44 @@ int kb_fwd_add(struct revtr_kb *kb, uint32_t target, const struct revtr_trace_ho
 	return ps_add(&kb->fwd, target, ph, n);
 }
 
+/*
+ * Is hops[1..n) stored already as the rest of a tree path (same addresses to
+ * the end)? Then the new path adds only its destination.
+ */
+static bool tree_has_branch(const struct revtr_kb *kb, const struct revtr_hop *hops, int n)
+{
+	uint32_t o;
+	int i;
+
+	if (n < 2 || !hops[1].addr)
+		return false;
+	for (o = ps_first(&kb->tree, hops[1].addr); o; o = kb->tree.occ[o - 1].next) {
+		const struct ps_occ *oc = &kb->tree.occ[o - 1];
+		const struct ps_path *p = &kb->tree.paths[oc->path];
+
+		if (p->dead || oc->via_rr || p->n - oc->pos != n - 1)
+			continue;
+		for (i = 1; i < n && p->hops[oc->pos + i - 1].addr == hops[i].addr; i++)
+			;
+		if (i == n)
+			return true;
+	}
+	return false;
+}
+
 int kb_tree_add(struct revtr_kb *kb, const struct revtr_hop *hops, int n)
 {
 	struct ps_hop ph[REVTR_MAX_HOPS];
 	int i;
 
+	/* Reverse paths toward the client form a tree: a batch of many
+	 * destinations behind one router would otherwise store that router's
+	 * branch once per destination (memory and lookup chains growing with
+	 * the batch). Only the destination is lost, which a later trace meets
+	 * as a hop only if it is a router, and then one hop later finds the
+	 * branch anyway. */
+	if (tree_has_branch(kb, hops, n))
+		return 0;
 	memset(ph, 0, sizeof(ph));
 	for (i = 0; i < n && i < REVTR_MAX_HOPS; i++) {
 		ph[i].addr = hops[i].addr;
