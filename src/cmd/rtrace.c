@@ -47,7 +47,8 @@ static const char usage_text[] =
 	"  --max-probes N  probe budget of this trace (default 0: no limit)\n"
 	"  --max-hops N    longest reverse path (default 30)\n"
 	"  --timeout S     give up after S seconds with the partial path (default 60)\n"
-	"  --wait S        wait S seconds for each ping reply (default 1)\n"
+	"  --wait S        wait S seconds for a reply to each ping or traceroute probe\n"
+	"                  (default 1; replies to spoofed probes get 1.5 x S)\n"
 	"  -r PPS          our probe rate (default: no limit)\n"
 	"  -v              more log lines (-vv debug); -q only errors\n"
 	"  -h, --help      this text\n"
@@ -273,6 +274,8 @@ int main(int argc, char **argv)
 			break;
 		case O_WAIT:
 			bo.ping_wait_ms = (uint32_t)(parse_num(optarg, 0.01, 60, "--wait") * 1000);
+			bo.trace_wait_ms = bo.ping_wait_ms;
+			bo.spoof_wait_ms = bo.ping_wait_ms * 3 / 2;
 			break;
 		default:
 			usage_exit(NULL);
