@@ -226,6 +226,8 @@ size_t batch_status_format(char *buf, size_t len, const struct batch_counts *c, 
 
 /* A field of /proc/self/status in KiB ("VmRSS", "VmHWM"), or -errno. */
 long batch_proc_kib(const char *field);
+/* Heap in use (malloc'd and not freed, mmap'd blocks included), KiB. */
+long batch_heap_kib(void);
 
 /* ---- the scheduler (batch.c) ---------------------------------------------- */
 

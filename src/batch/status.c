@@ -5,6 +5,7 @@
  * memory figures of its summary. Pure formatting plus one /proc read.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,4 +93,11 @@ long batch_proc_kib(const char *field)
 	}
 	fclose(f);
 	return v;
+}
+
+long batch_heap_kib(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return (long)((mi.uordblks + mi.hblkhd) / 1024);
 }

@@ -107,6 +107,7 @@ struct app {
 	uint64_t drain_ns; /* drain time after a signal */
 	uint64_t deadline; /* abort at (0: no signal yet) */
 	long rss[3];	   /* VmRSS at 10%, 50%, 100% of the targets, KiB */
+	long heap[3];		/* heap in use at the same points, KiB */
 	int sig;	   /* the first signal */
 	int quiet;
 	int tty;  /* stderr is a terminal: rewrite the line */
@@ -143,10 +144,14 @@ static void on_record(const struct revtr_report *r, unsigned attempts, void *ctx
 		batch_drain(a->bt);
 	}
 	c = batch_counts(a->bt);
-	if (!a->rss[0] && c->done * 10 >= c->total)
+	if (!a->rss[0] && c->done * 10 >= c->total) {
 		a->rss[0] = batch_proc_kib("VmRSS");
-	if (!a->rss[1] && c->done * 2 >= c->total)
+		a->heap[0] = batch_heap_kib();
+	}
+	if (!a->rss[1] && c->done * 2 >= c->total) {
 		a->rss[1] = batch_proc_kib("VmRSS");
+		a->heap[1] = batch_heap_kib();
+	}
 }
 
 static void on_done(struct rtb *b, struct revtr *rt, void *ctx)
@@ -513,8 +518,11 @@ static void print_summary(const struct opts *o, const struct batch_input_stats *
 		"already in %s (%llu records kept)\n",
 		in->lines, in->bad, in->refused, in->dups, in->skipped, o->out,
 		(unsigned long long)info->records);
-	fprintf(stderr, "rtrace-batch: RSS at 10%%/50%%/100%%: %.1f/%.1f/%.1f MiB, peak %.1f MiB\n",
-		A.rss[0] / 1024.0, A.rss[1] / 1024.0, A.rss[2] / 1024.0, hwm / 1024.0);
+	fprintf(stderr,
+		"rtrace-batch: RSS at 10%%/50%%/100%%: %.1f/%.1f/%.1f MiB (heap in use %.1f/%.1f/%.1f "
+		"MiB), peak %.1f MiB\n",
+		A.rss[0] / 1024.0, A.rss[1] / 1024.0, A.rss[2] / 1024.0, A.heap[0] / 1024.0,
+		A.heap[1] / 1024.0, A.heap[2] / 1024.0, hwm / 1024.0);
 }
 
 int main(int argc, char **argv)
@@ -648,6 +656,7 @@ int main(int argc, char **argv)
 		}
 		sched_timer_cancel(rtb_sched(A.rtb), &A.tick);
 		A.rss[2] = batch_proc_kib("VmRSS");
+		A.heap[2] = batch_heap_kib();
 		if (!A.quiet && A.status_shown) {
 			status_line(&A);
 			if (A.tty)
