@@ -107,7 +107,7 @@ struct app {
 	uint64_t drain_ns; /* drain time after a signal */
 	uint64_t deadline; /* abort at (0: no signal yet) */
 	long rss[3];	   /* VmRSS at 10%, 50%, 100% of the targets, KiB */
-	long heap[3];		/* heap in use at the same points, KiB */
+	long heap[3];	   /* heap in use at the same points, KiB */
 	int sig;	   /* the first signal */
 	int quiet;
 	int tty;  /* stderr is a terminal: rewrite the line */
@@ -498,6 +498,8 @@ static void print_summary(const struct opts *o, const struct batch_input_stats *
 	struct batch_counts z = {0};
 	double secs = A.t0 ? (double)(sched_now_ns() - A.t0) / 1e9 : 0;
 	long hwm = batch_proc_kib("VmHWM");
+	char rss[3][16], heap[3][16];
+	int i;
 
 	if (!c)
 		c = &z;
@@ -518,11 +520,20 @@ static void print_summary(const struct opts *o, const struct batch_input_stats *
 		"already in %s (%llu records kept)\n",
 		in->lines, in->bad, in->refused, in->dups, in->skipped, o->out,
 		(unsigned long long)info->records);
+	for (i = 0; i < 3; i++) {
+		if (A.rss[i] > 0)
+			snprintf(rss[i], sizeof(rss[i]), "%.1f", A.rss[i] / 1024.0);
+		else
+			snprintf(rss[i], sizeof(rss[i]), "-"); /* not reached (interrupted) */
+		if (A.heap[i] > 0)
+			snprintf(heap[i], sizeof(heap[i]), "%.1f", A.heap[i] / 1024.0);
+		else
+			snprintf(heap[i], sizeof(heap[i]), "-");
+	}
 	fprintf(stderr,
-		"rtrace-batch: RSS at 10%%/50%%/100%%: %.1f/%.1f/%.1f MiB (heap in use %.1f/%.1f/%.1f "
-		"MiB), peak %.1f MiB\n",
-		A.rss[0] / 1024.0, A.rss[1] / 1024.0, A.rss[2] / 1024.0, A.heap[0] / 1024.0,
-		A.heap[1] / 1024.0, A.heap[2] / 1024.0, hwm / 1024.0);
+		"rtrace-batch: RSS at 10%%/50%%/100%%: %s/%s/%s MiB (heap in use %s/%s/%s MiB), "
+		"peak %.1f MiB\n",
+		rss[0], rss[1], rss[2], heap[0], heap[1], heap[2], hwm / 1024.0);
 }
 
 int main(int argc, char **argv)
