@@ -16,6 +16,7 @@
 #  7. SIGHUP reloads the policy (a new grant works); SIGTERM stops cleanly.
 set -u
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/agent_lib.sh"
 tb_need_root
 BIN=${RTRACE_BIN:-$TB_ROOT/bin}
 [ -x "$BIN/rtraced" ] && [ -x "$BIN/rtrace-probe" ] || fail "no $BIN/rtraced or rtrace-probe (make first)"
@@ -168,6 +169,14 @@ def main():
         a.send(CANCEL, struct.pack(">I", 6))
         r = a.recv()
         expect(r[0] == "ERROR" and r[2] == "unknown", "second CANCEL: unknown request")
+        # interval: 3 probes 200 ms apart (the default would be 1 s)
+        t0 = time.time()
+        a.ping(7, d1, count=3, interval_ms=200)
+        r = a.recv()
+        tx = sorted(x["tx"]["sec"] + x["tx"]["usec"] / 1e6 for x in r[3]["responses"])
+        gaps = [b - a for a, b in zip(tx, tx[1:])]
+        expect(r[0] == "RESULT" and len(tx) == 3 and all(0.15 < g < 0.4 for g in gaps)
+               and time.time() - t0 < 1.8, "PING interval 200 ms: gaps %s" % gaps)
     elif step == "refusals":
         b = Agent(certs, "bob", host, port)
         b.hello("bob")
@@ -237,6 +246,7 @@ for _ in $(seq 50); do kill -0 $AGENT 2>/dev/null || break; sleep 0.1; done
 kill -0 $AGENT 2>/dev/null && fail "rtraced still running 5 s after SIGTERM"
 wait $AGENT
 rc=$?
+agent_san_check "$T/agent.log"
 [ $rc = 0 ] || { cat "$T/agent.log" >&2; fail "rtraced exit status $rc after SIGTERM"; }
 grep -q "stopped:" "$T/agent.log" || fail "no stop summary in the log"
 echo "agent log:"; sed 's/^/  | /' "$T/agent.log" | tail -n 30
