@@ -68,8 +68,8 @@ static uint16_t csum(const void *p, size_t len)
 #define BENCH_ICMP_ID 0x7262
 
 /* An Ethernet/IPv4/ICMP echo request frame of IP length iplen, saddr -> daddr. */
-static size_t build_frame(uint8_t *f, const uint8_t *src_mac, const uint8_t *dst_mac,
-			  size_t iplen, uint32_t saddr, uint32_t daddr)
+static size_t build_frame(uint8_t *f, const uint8_t *src_mac, const uint8_t *dst_mac, size_t iplen,
+			  uint32_t saddr, uint32_t daddr)
 {
 	struct ethhdr *eth = (struct ethhdr *)f;
 	struct iphdr *ip = (struct iphdr *)(eth + 1);
@@ -111,9 +111,9 @@ struct bench {
 	enum txring_backend backend; /* library backend: -L ring, -M sendmmsg */
 	uint8_t frame[1514];
 	size_t len;
-	uint32_t net, nmask;	     /* -d: destinations net + (0..~nmask), host order */
-	uint32_t next;		     /* next host part */
-	struct rx *rx;		     /* -x: the XDP classifier (or -R RX ring) */
+	uint32_t net, nmask; /* -d: destinations net + (0..~nmask), host order */
+	uint32_t next;	     /* next host part */
+	struct rx *rx;	     /* -x: the XDP classifier (or -R RX ring) */
 	uint64_t sent, kicks, full, replies;
 };
 

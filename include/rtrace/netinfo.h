@@ -90,4 +90,44 @@ int netinfo_neigh_resolve(int ifindex, uint32_t addr, int timeout_ms, uint8_t ma
  */
 int netinfo_path_get(uint32_t dst, const char *ifname, struct netinfo_path *p);
 
+/*
+ * Route cache: netinfo_route_get(dst, oif) for many destinations (a sweep)
+ * without a netlink round trip each. One long-lived socket asks the kernel
+ * on a miss; the answer is kept for the whole block of addresses around dst
+ * that the routing tables treat alike (with the three default rules and no
+ * multipath route; otherwise per address), so sweeping a prefix behind one
+ * route costs one lookup. A cache hit is a few hash probes, no system call.
+ * The cache watches route and rule changes: poll netinfo_rcache_fd() for
+ * EPOLLIN and call netinfo_rcache_events(), which empties the cache after a
+ * change. Not thread-safe; the namespace is the caller's at creation.
+ */
+struct netinfo_rcache;
+
+/* Counters of a route cache. */
+struct netinfo_rcache_stats {
+	uint64_t lookups;    /* netinfo_rcache_get() calls */
+	uint64_t asked;	     /* ...that asked the kernel (misses) */
+	uint64_t snapshots;  /* times the rules and tables were read */
+	uint64_t flushes;    /* times the cache was emptied (changes) */
+	unsigned int blocks; /* blocks cached now (gauge) */
+	int per_address;     /* 1: rules or multipath routes: blocks are single addresses */
+};
+
+/* A cache for lookups restricted to output interface @oif (0: any). NULL + errno. */
+struct netinfo_rcache *netinfo_rcache_new(int oif);
+/* Free it (NULL-safe). */
+void netinfo_rcache_free(struct netinfo_rcache *c);
+/*
+ * The route to @dst, as netinfo_route_get(dst, oif, r) answers it: 0, or
+ * -ENETUNREACH/-EHOSTUNREACH (no route; cached as well), or another -errno.
+ */
+int netinfo_rcache_get(struct netinfo_rcache *c, uint32_t dst, struct netinfo_route *r);
+/* The fd that becomes readable (EPOLLIN) when routes or rules change. */
+int netinfo_rcache_fd(const struct netinfo_rcache *c);
+/* Read the change notifications; empties the cache and returns 1 if there were any. */
+int netinfo_rcache_events(struct netinfo_rcache *c);
+/* Empty the cache (the tables are read again at the next miss). */
+void netinfo_rcache_flush(struct netinfo_rcache *c);
+void netinfo_rcache_stats(const struct netinfo_rcache *c, struct netinfo_rcache_stats *st);
+
 #endif /* RTRACE_NETINFO_H */

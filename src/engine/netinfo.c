@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * netinfo.c - interfaces, routes and neighbours from rtnetlink (see
- * include/rtrace/netinfo.h). A raw NETLINK_ROUTE socket per call; every
+ * include/rtrace/netinfo.h). A raw NETLINK_ROUTE socket per call (the route
+ * cache of rcache.c keeps one open instead); every
  * request carries NLM_F_ACK (or is a dump), so the reply stream always ends
  * with an NLMSG_ERROR (0 = ack) or NLMSG_DONE, and nl_talk() hands each data
  * message to a callback on the way. Resolution of a missing next hop is
@@ -27,28 +28,14 @@
 
 #include "rtrace/log.h"
 #include "rtrace/netinfo.h"
+#include "nl_int.h"
 
-#define NL_BUF 65536
 #define NEIGH_MAX_WAIT_MS 1000
 #define NEIGH_POLL_MS 5
 /* Usable neighbour states (the kernel's NUD_VALID, not exported to user space). */
 #define NUD_VALID (NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY)
 
-/* A request: header, family header and room for a few attributes. */
-struct nl_req {
-	struct nlmsghdr nh;
-	union {
-		struct ifinfomsg ifi;
-		struct ifaddrmsg ifa;
-		struct rtmsg rtm;
-		struct ndmsg ndm;
-	};
-	char attrs[256];
-};
-
-typedef int (*nl_cb)(const struct nlmsghdr *nh, void *arg);
-
-static void nl_addattr(struct nl_req *r, int type, const void *data, size_t len)
+void nl_addattr(struct nl_req *r, int type, const void *data, size_t len)
 {
 	struct rtattr *rta = (struct rtattr *)((char *)r + NLMSG_ALIGN(r->nh.nlmsg_len));
 
@@ -58,7 +45,7 @@ static void nl_addattr(struct nl_req *r, int type, const void *data, size_t len)
 	r->nh.nlmsg_len = NLMSG_ALIGN(r->nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
 }
 
-static void nl_init(struct nl_req *r, int type, int flags, size_t famlen)
+void nl_init(struct nl_req *r, int type, int flags, size_t famlen)
 {
 	memset(r, 0, sizeof(*r));
 	r->nh.nlmsg_len = NLMSG_LENGTH(famlen);
@@ -68,40 +55,36 @@ static void nl_init(struct nl_req *r, int type, int flags, size_t famlen)
 		r->nh.nlmsg_flags |= NLM_F_ACK;
 }
 
-/* Send @r, hand every data message of the reply to @cb; 0 or the -errno of the reply. */
-static int nl_talk(struct nl_req *r, nl_cb cb, void *arg)
+int nl_open(void)
 {
-	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
-	int fd, err = 0, done = 0, one = 1;
-	char *buf;
+	int fd, one = 1;
 
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
-	buf = malloc(NL_BUF);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	r->nh.nlmsg_seq = 1;
-	if (sendto(fd, r, r->nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = -errno;
-		goto out;
-	}
+	return fd;
+}
+
+int nl_talk_fd(int fd, struct nl_req *r, nl_cb cb, void *arg, char *buf, size_t buflen)
+{
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+	int err = 0, done = 0;
+
+	if (sendto(fd, r, r->nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
 	while (!done) {
-		ssize_t n = recv(fd, buf, NL_BUF, 0);
+		ssize_t n = recv(fd, buf, buflen, 0);
 		struct nlmsghdr *nh;
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			err = -errno;
-			break;
+			return -errno;
 		}
 		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
 			if (nh->nlmsg_seq != r->nh.nlmsg_seq)
-				continue;
+				continue; /* a late answer to an earlier request */
 			if (nh->nlmsg_type == NLMSG_DONE) {
 				done = 1;
 				break;
@@ -118,14 +101,30 @@ static int nl_talk(struct nl_req *r, nl_cb cb, void *arg)
 				err = cb(nh, arg);
 		}
 	}
-out:
+	return err;
+}
+
+/* One request on a socket of its own. */
+static int nl_talk(struct nl_req *r, nl_cb cb, void *arg)
+{
+	int fd = nl_open(), err;
+	char *buf;
+
+	if (fd < 0)
+		return fd;
+	buf = malloc(NL_BUF);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	r->nh.nlmsg_seq = 1;
+	err = nl_talk_fd(fd, r, cb, arg, buf, NL_BUF);
 	free(buf);
 	close(fd);
 	return err;
 }
 
-/* Attributes of one message into tb[0..max], by type. */
-static void nl_parse(struct rtattr **tb, int max, struct rtattr *rta, int len)
+void nl_parse(struct rtattr **tb, int max, struct rtattr *rta, int len)
 {
 	memset(tb, 0, sizeof(*tb) * (max + 1));
 	for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
@@ -228,7 +227,7 @@ int netinfo_if_addr(int ifindex, uint32_t *addr)
 	return 0;
 }
 
-static int route_cb(const struct nlmsghdr *nh, void *arg)
+int nl_route_cb(const struct nlmsghdr *nh, void *arg)
 {
 	struct rtmsg *rtm = NLMSG_DATA(nh);
 	struct netinfo_route *rt = arg;
@@ -259,7 +258,7 @@ int netinfo_route_get(uint32_t dst, int oif, struct netinfo_route *r)
 	nl_addattr(&req, RTA_DST, &dst, 4);
 	if (oif > 0)
 		nl_addattr(&req, RTA_OIF, &oif, 4);
-	err = nl_talk(&req, route_cb, r);
+	err = nl_talk(&req, nl_route_cb, r);
 	if (err)
 		return err;
 	if (!r->oif)

@@ -322,6 +322,14 @@ static void rx_ready(struct sched *s, int fd, uint32_t events, void *ctx)
 
 /* ---- engine ---- */
 
+static void routes_ready(struct sched *s, int fd, uint32_t events, void *ctx)
+{
+	(void)s;
+	(void)fd;
+	(void)events;
+	engine_routes_changed(ctx);
+}
+
 static int engine_io(struct probe_engine *e, const struct probe_engine_opts *o)
 {
 	struct txring_opts to = {.backend = o->tx_backend, .frame_count = o->tx_frames};
@@ -344,8 +352,16 @@ static int engine_io(struct probe_engine *e, const struct probe_engine_opts *o)
 	if (!e->rx)
 		return -errno;
 	err = sched_add_fd(e->s, rx_fd(e->rx), EPOLLIN, rx_ready, e);
-	if (err)
+	if (err) {
 		rt_err("probe: %s: cannot watch the receive path: %s", e->ifc.name, strerror(-err));
+		return err;
+	}
+	e->rc = netinfo_rcache_new(e->ifc.ifindex);
+	if (!e->rc)
+		return -errno;
+	err = sched_add_fd(e->s, netinfo_rcache_fd(e->rc), EPOLLIN, routes_ready, e);
+	if (err)
+		rt_err("probe: %s: cannot watch route changes: %s", e->ifc.name, strerror(-err));
 	return err;
 }
 
@@ -438,6 +454,8 @@ void probe_engine_free(struct probe_engine *e)
 		sched_timer_cancel(e->s, &e->reap_tm);
 		if (e->rx)
 			sched_del_fd(e->s, rx_fd(e->rx));
+		if (e->rc)
+			sched_del_fd(e->s, netinfo_rcache_fd(e->rc));
 	}
 	/* slot timers live in the slot table: take them off the heap */
 	if (e->slots.ents) {
@@ -452,6 +470,7 @@ void probe_engine_free(struct probe_engine *e)
 		}
 	}
 	rx_close(e->rx);
+	netinfo_rcache_free(e->rc);
 	if (e->tx)
 		txring_flush(e->tx, 100);
 	txring_close(e->tx);

@@ -137,13 +137,7 @@ struct meas {
 };
 
 /* The engine (engine.c: I/O, pump, matching; meas.c: measurements, caches). */
-#define L2_CACHE 4096u /* destinations with a cached next hop (power of 2) */
-#define NH_CACHE 32    /* next hops with a cached MAC */
-
-struct l2_ent {
-	uint32_t dst; /* destination (0: empty) */
-	uint8_t nh;   /* index into nh[] */
-};
+#define NH_CACHE 32 /* next hops with a cached MAC */
 
 struct nh_ent {
 	uint32_t addr;	/* next hop */
@@ -172,8 +166,7 @@ struct probe_engine {
 	struct meas *all;	    /* every allocated measurement */
 	struct meas *listeners;	    /* listen measurements */
 	struct tmpl_ent *tmpls;	    /* template cache */
-	struct l2_ent l2[L2_CACHE]; /* destination -> next hop */
-	unsigned int nl2;	    /* used entries of l2 */
+	struct netinfo_rcache *rc;  /* destination -> route (next hop) */
 	struct nh_ent nh[NH_CACHE]; /* next hop -> MAC */
 	unsigned int nnh;	    /* used entries of nh */
 	uint64_t next_id;	    /* measurement ids */
@@ -206,6 +199,8 @@ void meas_slot_abort(struct probe_engine *e, struct meas *m, uint32_t slot);
 void engine_pump_soon(struct probe_engine *e);
 /* Fill the engine-level frame fields (MACs, source, ids) of a spec for dst. 0 or -errno. */
 int engine_spec(struct probe_engine *e, uint32_t dst, struct codec_probe_spec *s);
+/* Routes or rules changed (the route cache's fd is readable): drop the caches. */
+void engine_routes_changed(struct probe_engine *e);
 /* CLOCK_MONOTONIC ns -> wall clock. */
 struct timeval engine_walltime(uint64_t mono_ns);
 /* The engine's loop. */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * meas.c - the measurement side of the probe engine: next-hop MAC cache
- * (route per destination, MAC per next hop, asked from netinfo on a miss),
+ * meas.c - the measurement side of the probe engine: next-hop MACs (route
+ * from netinfo's route cache, MAC per next hop cached, asked on a miss),
  * shared frame templates, the measurement lifecycle (ready queue, finish,
  * reap with the done callback, free once no probe is in flight), listeners
  * and cancel. The engine struct lives in internal.h.
@@ -26,7 +26,7 @@ static int nh_mac(struct probe_engine *e, uint32_t nh, uint8_t mac[6])
 	for (i = 0; i < e->nnh; i++)
 		if (e->nh[i].addr == nh) {
 			memcpy(mac, e->nh[i].mac, 6);
-			return i;
+			return 0;
 		}
 	if (e->ifc.flags & IFF_NOARP || e->ifc.arptype != 1 /* ARPHRD_ETHER */) {
 		memset(mac, 0, 6);
@@ -36,47 +36,36 @@ static int nh_mac(struct probe_engine *e, uint32_t nh, uint8_t mac[6])
 			return err;
 	}
 	if (e->nnh == NH_CACHE)
-		e->nnh = 0, e->nl2 = 0, memset(e->l2, 0, sizeof(e->l2));
+		e->nnh = 0;
 	e->nh[e->nnh].addr = nh;
 	memcpy(e->nh[e->nnh].mac, mac, 6);
-	return e->nnh++;
+	e->nnh++;
+	return 0;
 }
 
-/* MAC of the next hop towards dst through our interface (cached). */
+/* MAC of the next hop towards dst through our interface (route and MAC cached). */
 static int dst_mac(struct probe_engine *e, uint32_t dst, uint8_t mac[6])
 {
-	uint32_t h = (dst * 0x9e3779b1u) >> 20, j;
 	struct netinfo_route r;
-	int err, idx;
+	int err;
 
-	for (j = h & (L2_CACHE - 1); e->l2[j].dst; j = (j + 1) & (L2_CACHE - 1))
-		if (e->l2[j].dst == dst) {
-			memcpy(mac, e->nh[e->l2[j].nh].mac, 6);
-			return 0;
-		}
 	/* our own address: the oif-restricted lookup below would not say "local" */
 	if (dst == e->src || (ntohl(dst) >> 24) == 127)
 		return -EADDRNOTAVAIL;
-	err = netinfo_route_get(dst, e->ifc.ifindex, &r);
+	err = netinfo_rcache_get(e->rc, dst, &r);
 	if (err)
 		return err;
 	if (r.type == RTN_LOCAL)
 		return -EADDRNOTAVAIL;
 	if (r.type != RTN_UNICAST)
 		return -ENETUNREACH;
-	idx = nh_mac(e, r.nexthop, mac);
-	if (idx < 0)
-		return idx;
-	if (2 * (e->nl2 + 1) > L2_CACHE) {
-		memset(e->l2, 0, sizeof(e->l2));
-		e->nl2 = 0;
-	}
-	for (j = h & (L2_CACHE - 1); e->l2[j].dst; j = (j + 1) & (L2_CACHE - 1))
-		;
-	e->l2[j].dst = dst;
-	e->l2[j].nh = idx;
-	e->nl2++;
-	return 0;
+	return nh_mac(e, r.nexthop, mac);
+}
+
+void engine_routes_changed(struct probe_engine *e)
+{
+	if (netinfo_rcache_events(e->rc))
+		e->nnh = 0;
 }
 
 int engine_spec(struct probe_engine *e, uint32_t dst, struct codec_probe_spec *s)
