@@ -193,6 +193,7 @@ struct rt_hop_state {
 	int ts_hit;	 /* lowest candidate index adjacent, -1 none */
 	bool mates_tried; /* the /30-/31 mates of H were made candidates */
 	uint32_t ts_vp;
+	int ts_vp_rank; /* rank of ts_vp among the VPs that checked H */
 };
 
 struct revtr {

@@ -323,16 +323,22 @@ static void ts_spoof_check(struct revtr *rt)
 {
 	uint32_t cand[REVTR_MAX_AGENTS], ord[REVTR_MAX_AGENTS];
 	uint32_t ts[2] = {rt->cur, rt->cfg.ts_bogus};
-	int n = rt_spoof_vps(rt, cand);
+	int n = rt_spoof_vps(rt, cand), i;
 
 	if (!n) {
 		rt->stage = ST_SYM;
 		return;
 	}
 	revtr_rank_order(rt->kb, rt->cur, cand, n, ord);
-	rt->hs.ts_vp = ord[0];
+	/* the best-ranked VP may not reach H without crossing a TS dropper:
+	 * check with a batch of them; the best-ranked one that gets H's stamp
+	 * runs the tests */
+	rt->hs.ts_vp = 0;
+	rt->hs.ts_check = 0;
 	rt->hs.ts = TS_SCHECK;
-	rt_issue(rt, REVTR_REQ_TS_PRESPEC, rt->cur, ord[0], ts, 2, -1);
+	for (i = 0; i < n && i < (int)rt->cfg.spoof_batch; i++)
+		if (!rt_issue(rt, REVTR_REQ_TS_PRESPEC, rt->cur, ord[i], ts, 2, -1 - i))
+			return;
 }
 
 /*
@@ -620,7 +626,17 @@ void rt_consume(struct revtr *rt, const struct rt_pend *p, const struct revtr_re
 		if (p->req.target != rt->cur)
 			break;
 		n = ok ? res->ts_count : 0;
-		if (p->aux < 0) {
+		if (p->aux < 0 && p->req.vp) {
+			/* spoofed [H, bogus] check by the VP of rank -1 - aux */
+			if (n == 1 && (!hs->ts_vp || -1 - p->aux < hs->ts_vp_rank)) {
+				hs->ts_vp = p->req.vp;
+				hs->ts_vp_rank = -1 - p->aux;
+			}
+			if (n == 1)
+				hs->ts_check = 1;
+			else if (n >= 2 && hs->ts_check != 1)
+				hs->ts_check = n;
+		} else if (p->aux < 0) {
 			hs->ts_check = n;
 			hs->ts_replied = ok;
 		} else if (n >= 2 && (hs->ts_hit < 0 || p->aux < hs->ts_hit)) {
