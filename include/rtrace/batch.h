@@ -79,6 +79,12 @@ int batch_blocklist_allow(struct batch_blocklist *bl, const char *cidr);
  * NULL). 0, or -errno on a read error / -ENOMEM.
  */
 int batch_blocklist_read(struct batch_blocklist *bl, FILE *f, const char *name, size_t *nbad);
+/*
+ * The whole blocklist of a run: defaults, allow[0..nallow) opened, the
+ * prefixes of files[0..nfiles) blocked, finished. 0 or -errno with err set.
+ */
+int batch_blocklist_build(struct batch_blocklist *bl, const char *const *allow, size_t nallow,
+			  const char *const *files, size_t nfiles, char *err, size_t errlen);
 /* Build the lookup tables; call after the last block/allow. 0 or -ENOMEM. */
 int batch_blocklist_finish(struct batch_blocklist *bl);
 /*
@@ -186,6 +192,12 @@ int batch_resume_scan(const char *path, struct batch_addrset *done, struct batch
  */
 int batch_resume_truncate(const char *path, const struct batch_resume_info *info);
 void batch_resume_info_free(struct batch_resume_info *info);
+/*
+ * Open path for the run: new (resume false), or cut to info->keep and
+ * appended to, with info->tail written back first. 0 or -errno with err set.
+ */
+int batch_resume_open(const char *path, const struct batch_resume_info *info, bool resume,
+		      struct batch_out **out, char *err, size_t errlen);
 
 /* ---- status (status.c) ---------------------------------------------------- */
 
@@ -228,6 +240,26 @@ size_t batch_status_format(char *buf, size_t len, const struct batch_counts *c, 
 long batch_proc_kib(const char *field);
 /* Heap in use (malloc'd and not freed, mmap'd blocks included), KiB. */
 long batch_heap_kib(void);
+
+/* What the end-of-run summary reports. */
+struct batch_summary {
+	struct batch_counts c;		    /* the batch's counters */
+	size_t ntargets;		    /* targets of this run */
+	double secs;			    /* first start to the end */
+	bool interrupted;		    /* stopped by a signal */
+	const char *out;		    /* the output file */
+	const struct batch_input_stats *in; /* the target list (may be NULL) */
+	uint64_t kept;			    /* records kept from the output (--resume) */
+	long rss_kib[3];		    /* VmRSS at 10%, 50%, 100% (<= 0: not reached) */
+	long heap_kib[3];		    /* heap in use at the same points */
+	long peak_kib;			    /* VmHWM */
+};
+
+/*
+ * Write the summary, four lines each starting with pfx: counts and rates,
+ * reach / tree / retries, the target list, memory. 0 or -EIO.
+ */
+int batch_summary_write(FILE *f, const char *pfx, const struct batch_summary *s);
 
 /* ---- the scheduler (batch.c) ---------------------------------------------- */
 

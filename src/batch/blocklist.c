@@ -267,3 +267,39 @@ void batch_blocklist_free(struct batch_blocklist *bl)
 	free(bl->def);
 	memset(bl, 0, sizeof(*bl));
 }
+
+int batch_blocklist_build(struct batch_blocklist *bl, const char *const *allow, size_t nallow,
+			  const char *const *files, size_t nfiles, char *err, size_t errlen)
+{
+	size_t i, bad;
+	FILE *f;
+	int e;
+
+	batch_blocklist_init(bl);
+	for (i = 0; i < nallow; i++) {
+		if (batch_blocklist_allow(bl, allow[i])) {
+			snprintf(err, errlen,
+				 "--allow %s: not an IPv4 prefix (A.B.C.D/N, host bits zero)",
+				 allow[i]);
+			return -EINVAL;
+		}
+	}
+	for (i = 0; i < nfiles; i++) {
+		f = fopen(files[i], "re");
+		if (!f) {
+			e = -errno;
+			snprintf(err, errlen, "--blocklist %s: %s", files[i], strerror(-e));
+			return e;
+		}
+		e = batch_blocklist_read(bl, f, files[i], &bad);
+		fclose(f);
+		if (e) {
+			snprintf(err, errlen, "--blocklist %s: %s", files[i], strerror(-e));
+			return e;
+		}
+	}
+	e = batch_blocklist_finish(bl);
+	if (e)
+		snprintf(err, errlen, "blocklist: %s", strerror(-e));
+	return e;
+}

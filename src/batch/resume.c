@@ -335,3 +335,34 @@ void batch_resume_info_free(struct batch_resume_info *info)
 	free(info->tail);
 	memset(info, 0, sizeof(*info));
 }
+
+int batch_resume_open(const char *path, const struct batch_resume_info *info, bool resume,
+		      struct batch_out **out, char *err, size_t errlen)
+{
+	const char *p, *nl;
+	int e;
+
+	if (resume) {
+		e = batch_resume_truncate(path, info);
+		if (e) {
+			snprintf(err, errlen, "%s: cannot cut the torn end: %s", path,
+				 strerror(-e));
+			return e;
+		}
+	}
+	e = batch_out_open(out, path, resume, err, errlen);
+	if (e)
+		return e;
+	/* whole records of an unfinished gzip member go back in as a proper member */
+	for (p = info->tail; p && (nl = memchr(p, '\n', info->tail_len - (size_t)(p - info->tail)));
+	     p = nl + 1) {
+		e = batch_out_write(*out, p, (size_t)(nl - p));
+		if (e) {
+			snprintf(err, errlen, "%s: %s", path, strerror(-e));
+			batch_out_close(*out);
+			*out = NULL;
+			return e;
+		}
+	}
+	return 0;
+}

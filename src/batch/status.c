@@ -101,3 +101,45 @@ long batch_heap_kib(void)
 
 	return (long)((mi.uordblks + mi.hblkhd) / 1024);
 }
+
+/* KiB as MiB with one decimal, "-" if not measured. */
+static const char *mib(char *buf, size_t len, long kib)
+{
+	if (kib > 0)
+		snprintf(buf, len, "%.1f", kib / 1024.0);
+	else
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+int batch_summary_write(FILE *f, const char *pfx, const struct batch_summary *s)
+{
+	const struct batch_counts *c = &s->c;
+	double done = (double)c->done, secs = s->secs;
+	char m[7][16];
+
+	fprintf(f, "%s%llu/%zu traced in %.2f s: %.0f reverse traces/s, %llu probes (%.0f/s)%s\n",
+		pfx, (unsigned long long)c->done, s->ntargets, secs, secs > 0 ? done / secs : 0,
+		(unsigned long long)c->probes, secs > 0 ? (double)c->probes / secs : 0,
+		s->interrupted ? ", interrupted: --resume continues" : "");
+	fprintf(f,
+		"%sreached the source %llu (%.1f%%), failed %llu; tree cache used by %llu "
+		"(%.1f%%); retries %llu\n",
+		pfx, (unsigned long long)c->reached, done ? 100.0 * (double)c->reached / done : 0,
+		(unsigned long long)c->failed, (unsigned long long)c->cache_hit,
+		done ? 100.0 * (double)c->cache_hit / done : 0, (unsigned long long)c->retries);
+	if (s->in)
+		fprintf(f,
+			"%stargets: %zu lines, %zu bad, %zu refused, %zu duplicates, %zu already "
+			"in "
+			"%s (%llu records kept)\n",
+			pfx, s->in->lines, s->in->bad, s->in->refused, s->in->dups, s->in->skipped,
+			s->out, (unsigned long long)s->kept);
+	fprintf(f,
+		"%sRSS at 10%%/50%%/100%%: %s/%s/%s MiB (heap in use %s/%s/%s MiB), peak %s MiB\n",
+		pfx, mib(m[0], 16, s->rss_kib[0]), mib(m[1], 16, s->rss_kib[1]),
+		mib(m[2], 16, s->rss_kib[2]), mib(m[3], 16, s->heap_kib[0]),
+		mib(m[4], 16, s->heap_kib[1]), mib(m[5], 16, s->heap_kib[2]),
+		mib(m[6], 16, s->peak_kib));
+	return ferror(f) ? -EIO : 0;
+}

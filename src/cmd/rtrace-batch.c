@@ -414,69 +414,6 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 			"-a AGENT needs -c CERTDIR and -n NAME (tools/rtrace-keygen makes them)");
 }
 
-/* The default blocklist, --allow, --blocklist files. 0 or -1 (reported). */
-static int make_blocklist(const struct opts *o, struct batch_blocklist *bl)
-{
-	size_t i, bad;
-	FILE *f;
-
-	batch_blocklist_init(bl);
-	for (i = 0; i < o->nallow; i++) {
-		if (batch_blocklist_allow(bl, o->allow[i])) {
-			fprintf(stderr,
-				"rtrace-batch: --allow %s: not an IPv4 prefix (A.B.C.D/N, "
-				"host bits zero)\n",
-				o->allow[i]);
-			return -1;
-		}
-	}
-	for (i = 0; i < o->nbl; i++) {
-		f = fopen(o->blfiles[i], "re");
-		if (!f || batch_blocklist_read(bl, f, o->blfiles[i], &bad)) {
-			fprintf(stderr, "rtrace-batch: --blocklist %s: %s\n", o->blfiles[i],
-				strerror(errno));
-			if (f)
-				fclose(f);
-			return -1;
-		}
-		fclose(f);
-	}
-	if (batch_blocklist_finish(bl)) {
-		fprintf(stderr, "rtrace-batch: out of memory\n");
-		return -1;
-	}
-	return 0;
-}
-
-/* Open OUT (new, or cut to its sound part and appended to). 0 or -1 (reported). */
-static int open_output(const struct opts *o, const struct batch_resume_info *info,
-		       struct batch_out **out)
-{
-	char err[512];
-	const char *p, *nl;
-	int r;
-
-	if (o->resume && batch_resume_truncate(o->out, info)) {
-		fprintf(stderr, "rtrace-batch: %s: cannot cut the torn end: %s\n", o->out,
-			strerror(errno));
-		return -1;
-	}
-	if (batch_out_open(out, o->out, o->resume, err, sizeof(err))) {
-		fprintf(stderr, "rtrace-batch: %s\n", err);
-		return -1;
-	}
-	/* whole records of an unfinished gzip member go back in as a proper member */
-	for (p = info->tail; p && (nl = memchr(p, '\n', info->tail_len - (size_t)(p - info->tail)));
-	     p = nl + 1) {
-		r = batch_out_write(*out, p, (size_t)(nl - p));
-		if (r) {
-			fprintf(stderr, "rtrace-batch: %s: %s\n", o->out, strerror(-r));
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* Agents that are not usable, and why. */
 static void report_agents(struct rtb *b, size_t up)
 {
@@ -494,46 +431,21 @@ static void report_agents(struct rtb *b, size_t up)
 static void print_summary(const struct opts *o, const struct batch_input_stats *in,
 			  const struct batch_resume_info *info, size_t ntargets)
 {
-	const struct batch_counts *c = A.bt ? batch_counts(A.bt) : NULL;
-	struct batch_counts z = {0};
-	double secs = A.t0 ? (double)(sched_now_ns() - A.t0) / 1e9 : 0;
-	long hwm = batch_proc_kib("VmHWM");
-	char rss[3][16], heap[3][16];
-	int i;
+	struct batch_summary sm = {
+		.ntargets = ntargets,
+		.secs = A.t0 ? (double)(sched_now_ns() - A.t0) / 1e9 : 0,
+		.interrupted = A.sig != 0,
+		.out = o->out,
+		.in = in,
+		.kept = info->records,
+		.peak_kib = batch_proc_kib("VmHWM"),
+	};
 
-	if (!c)
-		c = &z;
-	fprintf(stderr,
-		"rtrace-batch: %llu/%zu traced in %.2f s: %.0f reverse traces/s, %llu probes "
-		"(%.0f/s)%s\n",
-		(unsigned long long)c->done, ntargets, secs, secs > 0 ? (double)c->done / secs : 0,
-		(unsigned long long)c->probes, secs > 0 ? (double)c->probes / secs : 0,
-		A.sig ? ", interrupted: --resume continues" : "");
-	fprintf(stderr,
-		"rtrace-batch: reached the source %llu (%.1f%%), failed %llu; tree cache used by "
-		"%llu (%.1f%%); retries %llu\n",
-		(unsigned long long)c->reached, c->done ? 100.0 * c->reached / c->done : 0,
-		(unsigned long long)c->failed, (unsigned long long)c->cache_hit,
-		c->done ? 100.0 * c->cache_hit / c->done : 0, (unsigned long long)c->retries);
-	fprintf(stderr,
-		"rtrace-batch: targets: %zu lines, %zu bad, %zu refused, %zu duplicates, %zu "
-		"already in %s (%llu records kept)\n",
-		in->lines, in->bad, in->refused, in->dups, in->skipped, o->out,
-		(unsigned long long)info->records);
-	for (i = 0; i < 3; i++) {
-		if (A.rss[i] > 0)
-			snprintf(rss[i], sizeof(rss[i]), "%.1f", A.rss[i] / 1024.0);
-		else
-			snprintf(rss[i], sizeof(rss[i]), "-"); /* not reached (interrupted) */
-		if (A.heap[i] > 0)
-			snprintf(heap[i], sizeof(heap[i]), "%.1f", A.heap[i] / 1024.0);
-		else
-			snprintf(heap[i], sizeof(heap[i]), "-");
-	}
-	fprintf(stderr,
-		"rtrace-batch: RSS at 10%%/50%%/100%%: %s/%s/%s MiB (heap in use %s/%s/%s MiB), "
-		"peak %.1f MiB\n",
-		rss[0], rss[1], rss[2], heap[0], heap[1], heap[2], hwm / 1024.0);
+	if (A.bt)
+		sm.c = *batch_counts(A.bt);
+	memcpy(sm.rss_kib, A.rss, sizeof(sm.rss_kib));
+	memcpy(sm.heap_kib, A.heap, sizeof(sm.heap_kib));
+	batch_summary_write(stderr, "rtrace-batch: ", &sm);
 }
 
 int main(int argc, char **argv)
@@ -560,8 +472,10 @@ int main(int argc, char **argv)
 	A.tty = isatty(2);
 	A.drain_ns = (uint64_t)(o.drain_s * 1e9);
 
-	if (make_blocklist(&o, &bl))
+	if (batch_blocklist_build(&bl, o.allow, o.nallow, o.blfiles, o.nbl, err, sizeof(err))) {
+		fprintf(stderr, "rtrace-batch: %s\n", err);
 		return 1;
+	}
 	if (o.resume) {
 		if (batch_resume_scan(o.out, &done, &info, err, sizeof(err))) {
 			fprintf(stderr, "rtrace-batch: %s\n", err);
@@ -592,8 +506,10 @@ int main(int argc, char **argv)
 			o.targets, in.refused, in.bad);
 		return 1;
 	}
-	if (open_output(&o, &info, &A.out))
+	if (batch_resume_open(o.out, &info, o.resume, &A.out, err, sizeof(err))) {
+		fprintf(stderr, "rtrace-batch: %s\n", err);
 		return 1;
+	}
 
 	if (t.n) {
 		r = route_of(t.addr[0], ifbuf, &src, &gw);

@@ -591,3 +591,40 @@ Test(status, line_and_rates)
 	cr_assert_gt(batch_proc_kib("VmHWM"), 0);
 	cr_assert_lt(batch_proc_kib("NoSuchField"), 0);
 }
+
+Test(status, summary_lines)
+{
+	struct batch_input_stats in = {.lines = 10, .bad = 1, .refused = 2, .dups = 3};
+	struct batch_summary s = {
+		.c = {.done = 500, .reached = 450, .failed = 50, .cache_hit = 400, .probes = 1000},
+		.ntargets = 1000,
+		.secs = 2.0,
+		.interrupted = true,
+		.out = "o.jsonl.gz",
+		.in = &in,
+		.kept = 7,
+		.rss_kib = {1024, 0, 0},
+		.heap_kib = {512, 0, 0},
+		.peak_kib = 2048,
+	};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cr_assert_eq(batch_summary_write(f, "x: ", &s), 0);
+	fclose(f);
+	cr_assert(strstr(buf, "x: 500/1000 traced in 2.00 s: 250 reverse traces/s, 1000 probes "
+			      "(500/s), interrupted: --resume continues\n"),
+		  "%s", buf);
+	cr_assert(strstr(buf,
+			 "x: reached the source 450 (90.0%), failed 50; tree cache used by 400 "
+			 "(80.0%); retries 0\n"),
+		  "%s", buf);
+	cr_assert(strstr(buf, "x: targets: 10 lines, 1 bad, 2 refused, 3 duplicates, 0 already in "
+			      "o.jsonl.gz (7 records kept)\n"),
+		  "%s", buf);
+	cr_assert(strstr(buf, "x: RSS at 10%/50%/100%: 1.0/-/- MiB (heap in use 0.5/-/- MiB), peak "
+			      "2.0 MiB\n"),
+		  "%s", buf);
+	free(buf);
+}
