@@ -112,6 +112,14 @@ unsigned int tls_server_nconns(const struct tls_server *s);
  */
 int tls_server_poll(struct tls_server *s, int timeout_ms);
 
+/*
+ * Stop accepting (shutdown): connections already queued by the kernel are
+ * accepted first (they get the usual handshake and on_open), then the
+ * listening socket is closed, so new clients see "connection refused".
+ * Established connections are untouched. Idempotent.
+ */
+void tls_server_unlisten(struct tls_server *s);
+
 /* Close every connection (on_close for each), stop listening, free s (NULL-safe). */
 void tls_server_free(struct tls_server *s);
 

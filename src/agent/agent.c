@@ -211,6 +211,7 @@ int agent_shutdown(struct agent *ag, int timeout_ms)
 	unsigned int k = 0;
 
 	ag->stopping = 1;
+	tls_server_unlisten(ag->srv);
 	for (cl = ag->clients; cl; cl = cl->next) {
 		k += agent_drop_requests(ag, cl, CTL_ERR_SHUTDOWN, SHUTDOWN_MSG);
 		agent_send_error(cl->conn, 0, CTL_ERR_SHUTDOWN, SHUTDOWN_MSG);

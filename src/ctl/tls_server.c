@@ -283,6 +283,17 @@ unsigned int tls_server_nconns(const struct tls_server *s)
 	return s->nconns;
 }
 
+void tls_server_unlisten(struct tls_server *s)
+{
+	if (s->lfd < 0)
+		return;
+	server_accept(s);
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
+	close(s->lfd);
+	s->lfd = -1;
+	rt_info("ctl: no longer listening on port %u", s->port);
+}
+
 void tls_server_free(struct tls_server *s)
 {
 	if (!s)

@@ -148,6 +148,13 @@ bad = 0
 for r in runs:
     if r[4] >= 128 or (r[4] != 0 and not err(r[0], r[1])):
         print("run %s: crashed or failed silently" % (r,)); bad = 1
+kinds = {}
+for r in runs:
+    if r[4]:
+        e = err(r[0], r[1])
+        k = "shutting down" if "shutting down" in e else "refused" if "refused" in e else e
+        kinds[k] = kinds.get(k, 0) + 1
+print("failures by kind:", kinds)
 shut = [r for r in cut if "shutting down" in err(r[0], r[1])]
 print("in-flight runs told 'shutting down': %d; e.g. %s" % (len(shut), shut and err(*shut[0][:2])))
 if not shut: bad = 1

@@ -93,6 +93,7 @@ struct srv {
 	atomic_int opened, closed, msgs;
 	atomic_size_t max_pending; /* most output queued on one connection */
 	atomic_int enobufs;	   /* tls_conn_send refused for a slow reader */
+	atomic_int unlisten;	   /* 1: call tls_server_unlisten in the loop; 2: done */
 	char last_name[CTL_NAME_MAX + 1];
 	char last_close[400];
 };
@@ -165,8 +166,13 @@ static void *srv_loop(void *arg)
 {
 	struct srv *s = arg;
 
-	while (!s->stop)
+	while (!s->stop) {
 		cr_assert_eq(tls_server_poll(s->s, 20), 0);
+		if (s->unlisten == 1) {
+			tls_server_unlisten(s->s);
+			s->unlisten = 2;
+		}
+	}
 	return NULL;
 }
 
@@ -722,5 +728,23 @@ Test(tls, slow_reader_backpressure)
 		     (size_t)S.max_pending);
 	tls_client_close(hog);
 	tls_client_close(good);
+	tls_ctx_free(cctx);
+}
+
+/* Shutdown: no new clients (connection refused), established ones keep working. */
+Test(tls, unlisten)
+{
+	struct tls_ctx *cctx = client_ctx(dir, "client1");
+	struct tls_client *c = good_client(cctx), *d = NULL;
+	char err[512];
+
+	S.unlisten = 1;
+	WAIT_FOR(S.unlisten == 2, 2000);
+	cr_assert_eq(S.unlisten, 2);
+	ping_once(c, 1);
+	cr_assert_lt(tls_client_connect(&d, cctx, addr(), "agent1", 2000, err, sizeof(err)), 0);
+	cr_assert_not_null(strstr(err, "refused"), "%s", err);
+	ping_once(c, 2);
+	tls_client_close(c);
 	tls_ctx_free(cctx);
 }
