@@ -5,8 +5,8 @@
  * "type":"trace" version 0.1) or text like ping / traceroute -n.
  *
  * The printers only read the result structs of probe.h; every call writes
- * whole records and flushes, so a consumer reading the stream never sees a
- * partial line.
+ * whole records and flushes (but output_write()), so a consumer reading the
+ * stream never sees a partial line.
  */
 #ifndef RTRACE_OUTPUT_H
 #define RTRACE_OUTPUT_H
@@ -25,6 +25,14 @@ enum output_fmt {
  * nothing in JSON and a summary line in text). Returns 0 or -EIO.
  */
 int output_result(FILE *f, const struct probe_result *r, enum output_fmt fmt);
+
+/*
+ * The same without the flush: the record stays in f's buffer, and the caller
+ * flushes at a record boundary (a sweep printing one record per probe does
+ * not pay one write() per record). f's buffer should be larger than any
+ * record (setvbuf), or stdio writes a long record in pieces. 0 or -EIO.
+ */
+int output_write(FILE *f, const struct probe_result *r, enum output_fmt fmt);
 
 /* Print one reply to a spoofed probe as a listener saw it. 0 or -EIO. */
 int output_listen_reply(FILE *f, const struct probe_listen_reply *lr, enum output_fmt fmt);

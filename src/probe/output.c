@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "rtrace/output.h"
+#include "obuf.h"
 
 /*
  * Address to text in one of 8 rotating buffers, so that one printf can take
@@ -48,125 +49,192 @@ static unsigned int secs(uint32_t ms)
 	return (ms + 999) / 1000;
 }
 
-static void json_rr_ts(FILE *f, const struct probe_ping_reply *p)
+static void json_rr_ts(struct obuf *b, const struct probe_ping_reply *p)
 {
 	unsigned int i;
 
 	if (p->flags & RTRACE_F_RR) {
-		fprintf(f, ", \"RR\":[");
-		for (i = 0; i < p->rr.count && i < RTRACE_RR_SLOTS; i++)
-			fprintf(f, "%s\"%s\"", i ? "," : "", A(p->rr.addr[i]));
-		fprintf(f, "]");
+		OB_LIT(b, ", \"RR\":[");
+		for (i = 0; i < p->rr.count && i < RTRACE_RR_SLOTS; i++) {
+			if (i)
+				ob_char(b, ',');
+			ob_qip(b, p->rr.addr[i]);
+		}
+		ob_char(b, ']');
 	}
 	if (p->flags & RTRACE_F_TS) {
 		if (p->ts.flags == 0) {
-			fprintf(f, ", \"tsonly\":[");
-			for (i = 0; i < p->ts.count && i < RTRACE_TS_STAMPS; i++)
-				fprintf(f, "%s%u", i ? "," : "", p->ts.stamp[i]);
+			OB_LIT(b, ", \"tsonly\":[");
+			for (i = 0; i < p->ts.count && i < RTRACE_TS_STAMPS; i++) {
+				if (i)
+					ob_char(b, ',');
+				ob_u64(b, p->ts.stamp[i]);
+			}
 		} else {
-			fprintf(f, ", \"tsandaddr\":[");
-			for (i = 0; i < p->ts.count && i < RTRACE_TS_PAIRS; i++)
-				fprintf(f, "%s{\"ip\":\"%s\",\"ts\":%u}", i ? "," : "",
-					A(p->ts.addr[i]), p->ts.stamp[i]);
+			OB_LIT(b, ", \"tsandaddr\":[");
+			for (i = 0; i < p->ts.count && i < RTRACE_TS_PAIRS; i++) {
+				if (i)
+					ob_char(b, ',');
+				OB_LIT(b, "{\"ip\":\"");
+				ob_ip(b, p->ts.addr[i]);
+				OB_LIT(b, "\",\"ts\":");
+				ob_u64(b, p->ts.stamp[i]);
+				ob_char(b, '}');
+			}
 		}
-		fprintf(f, "]");
+		ob_char(b, ']');
 	}
 }
 
-static void json_tv(FILE *f, const char *name, const struct timeval *tv)
-{
-	fprintf(f, ", \"%s\":{\"sec\":%ld, \"usec\":%ld}", name, (long)tv->tv_sec,
-		(long)tv->tv_usec);
-}
+/* ", "NAME":{"sec":S, "usec":U}" (NAME a literal with its quotes and colon). */
+#define JSON_TV(b, name, tv)                                                                       \
+	do {                                                                                       \
+		OB_LIT(b, ", " name "{\"sec\":");                                                  \
+		ob_i64(b, (tv)->tv_sec);                                                           \
+		OB_LIT(b, ", \"usec\":");                                                          \
+		ob_i64(b, (tv)->tv_usec);                                                          \
+		ob_char(b, '}');                                                                   \
+	} while (0)
 
-static void json_ping_reply(FILE *f, const struct probe_ping_reply *p, int with_tx)
+static void json_ping_reply(struct obuf *b, const struct probe_ping_reply *p, int with_tx)
 {
-	char rtt[32];
-
-	fprintf(f, "{\"from\":\"%s\", \"seq\":%u, \"reply_size\":%u, \"reply_ttl\":%u", A(p->from),
-		p->seq, p->reply_size, p->reply_ttl);
-	fprintf(f, ", \"reply_proto\":\"icmp\"");
+	OB_LIT(b, "{\"from\":");
+	ob_qip(b, p->from);
+	OB_LIT(b, ", \"seq\":");
+	ob_u64(b, p->seq);
+	OB_LIT(b, ", \"reply_size\":");
+	ob_u64(b, p->reply_size);
+	OB_LIT(b, ", \"reply_ttl\":");
+	ob_u64(b, p->reply_ttl);
+	OB_LIT(b, ", \"reply_proto\":\"icmp\"");
 	if (with_tx) {
-		json_tv(f, "tx", &p->tx);
-		json_tv(f, "rx", &p->rx);
-		output_fmt_ms(rtt, sizeof(rtt), p->rtt_ns);
-		fprintf(f, ", \"rtt\":%s, \"probe_ipid\":%u", rtt, p->probe_ipid);
+		JSON_TV(b, "\"tx\":", &p->tx);
+		JSON_TV(b, "\"rx\":", &p->rx);
+		OB_LIT(b, ", \"rtt\":");
+		ob_ms(b, p->rtt_ns);
+		OB_LIT(b, ", \"probe_ipid\":");
+		ob_u64(b, p->probe_ipid);
 	} else {
-		json_tv(f, "rx", &p->rx);
+		JSON_TV(b, "\"rx\":", &p->rx);
 	}
-	fprintf(f, ", \"reply_ipid\":%u, \"icmp_type\":%u, \"icmp_code\":%u", p->reply_ipid,
-		p->icmp_type, p->icmp_code);
-	json_rr_ts(f, p);
-	fprintf(f, "}");
+	OB_LIT(b, ", \"reply_ipid\":");
+	ob_u64(b, p->reply_ipid);
+	OB_LIT(b, ", \"icmp_type\":");
+	ob_u64(b, p->icmp_type);
+	OB_LIT(b, ", \"icmp_code\":");
+	ob_u64(b, p->icmp_code);
+	json_rr_ts(b, p);
+	ob_char(b, '}');
 }
 
-static void json_ping_flags(FILE *f, uint8_t opt, int spoofed)
+/* One entry of a list: a comma before all but the first. */
+static void ob_flag(struct obuf *b, const char *s, int n)
+{
+	if (n)
+		ob_char(b, ',');
+	ob_str(b, s);
+}
+
+static void json_ping_flags(struct obuf *b, uint8_t opt, int spoofed)
 {
 	int n = 0;
 
 	if (opt != PROBE_OPT_RR && opt != PROBE_OPT_TSONLY && opt != PROBE_OPT_TSANDADDR &&
 	    !spoofed)
 		return;
-	fprintf(f, ", \"flags\":[");
+	OB_LIT(b, ", \"flags\":[");
 	if (opt == PROBE_OPT_RR)
-		fprintf(f, "%s\"v4rr\"", n++ ? "," : "");
+		ob_flag(b, "\"v4rr\"", n++);
 	if (spoofed)
-		fprintf(f, "%s\"spoof\"", n++ ? "," : "");
+		ob_flag(b, "\"spoof\"", n++);
 	if (opt == PROBE_OPT_TSONLY)
-		fprintf(f, "%s\"tsonly\"", n++ ? "," : "");
+		ob_flag(b, "\"tsonly\"", n++);
 	if (opt == PROBE_OPT_TSANDADDR)
-		fprintf(f, "%s\"tsandaddr\"", n++ ? "," : "");
-	fprintf(f, "]");
+		ob_flag(b, "\"tsandaddr\"", n++);
+	ob_char(b, ']');
+}
+
+static void ping_json(FILE *f, const struct probe_ping_result *p)
+{
+	struct probe_ping_stats st;
+	struct obuf b;
+	uint32_t i;
+
+	ob_init(&b, f);
+	OB_LIT(&b, "{\"type\":\"ping\", \"version\":\"0.4\", \"method\":\"icmp-echo\", \"src\":");
+	ob_qip(&b, p->src);
+	OB_LIT(&b, ", \"dst\":");
+	ob_qip(&b, p->dst);
+	OB_LIT(&b, ", \"start\":{\"sec\":");
+	ob_i64(&b, p->start.tv_sec);
+	OB_LIT(&b, ",\"usec\":");
+	ob_i64(&b, p->start.tv_usec);
+	OB_LIT(&b, "}, \"ping_sent\":");
+	ob_u64(&b, p->ping_sent);
+	OB_LIT(&b, ", \"probe_size\":");
+	ob_u64(&b, p->probe_size);
+	OB_LIT(&b, ", \"ttl\":");
+	ob_u64(&b, p->ttl);
+	OB_LIT(&b, ", \"wait\":");
+	ob_u64(&b, secs(p->interval_ms));
+	OB_LIT(&b, ", \"timeout\":");
+	ob_u64(&b, secs(p->wait_ms));
+	json_ping_flags(&b, p->opt, p->spoofed);
+	if (p->opt == PROBE_OPT_TSPRESPEC) {
+		OB_LIT(&b, ", \"probe_tsps\":[");
+		for (i = 0; i < p->ntsps && i < RTRACE_TS_PAIRS; i++) {
+			if (i)
+				ob_char(&b, ',');
+			ob_qip(&b, p->tsps[i]);
+		}
+		ob_char(&b, ']');
+	}
+	OB_LIT(&b, ", \"responses\":[");
+	for (i = 0; i < p->nreplies; i++) {
+		if (i)
+			ob_char(&b, ',');
+		json_ping_reply(&b, &p->replies[i], 1);
+	}
+	probe_ping_stats(p, &st);
+	OB_LIT(&b, "],\"statistics\":{\"replies\":");
+	ob_u64(&b, st.replies);
+	if (p->ping_sent) {
+		if (st.replies == 0) {
+			OB_LIT(&b, ", \"loss\":1");
+		} else if (st.replies >= p->ping_sent) {
+			OB_LIT(&b, ", \"loss\":0");
+		} else {
+			char l[32];
+
+			snprintf(l, sizeof(l), ", \"loss\":%.2f", st.loss);
+			ob_str(&b, l);
+		}
+	}
+	if (st.replies) {
+		OB_LIT(&b, ", \"min\":");
+		ob_ms(&b, (uint64_t)(st.min_ms * 1e6 + 0.5));
+		OB_LIT(&b, ", \"max\":");
+		ob_ms(&b, (uint64_t)(st.max_ms * 1e6 + 0.5));
+		OB_LIT(&b, ", \"avg\":");
+		ob_ms(&b, (uint64_t)(st.avg_ms * 1e6 + 0.5));
+		OB_LIT(&b, ", \"stddev\":");
+		ob_ms(&b, (uint64_t)(st.stddev_ms * 1e6 + 0.5));
+	}
+	if (st.dups) {
+		OB_LIT(&b, ", \"ndups\":");
+		ob_u64(&b, st.dups);
+	}
+	if (st.errs) {
+		OB_LIT(&b, ", \"nerrs\":");
+		ob_u64(&b, st.errs);
+	}
+	OB_LIT(&b, "}}\n");
+	ob_spill(&b);
 }
 
 int output_ping_json(FILE *f, const struct probe_ping_result *p)
 {
-	struct probe_ping_stats st;
-	char b[4][32];
-	uint32_t i;
-
-	fprintf(f, "{\"type\":\"ping\", \"version\":\"0.4\", \"method\":\"icmp-echo\"");
-	fprintf(f, ", \"src\":\"%s\", \"dst\":\"%s\"", A(p->src), A(p->dst));
-	fprintf(f, ", \"start\":{\"sec\":%ld,\"usec\":%ld}", (long)p->start.tv_sec,
-		(long)p->start.tv_usec);
-	fprintf(f, ", \"ping_sent\":%u, \"probe_size\":%u, \"ttl\":%u, \"wait\":%u, \"timeout\":%u",
-		p->ping_sent, p->probe_size, p->ttl, secs(p->interval_ms), secs(p->wait_ms));
-	json_ping_flags(f, p->opt, p->spoofed);
-	if (p->opt == PROBE_OPT_TSPRESPEC) {
-		fprintf(f, ", \"probe_tsps\":[");
-		for (i = 0; i < p->ntsps && i < RTRACE_TS_PAIRS; i++)
-			fprintf(f, "%s\"%s\"", i ? "," : "", A(p->tsps[i]));
-		fprintf(f, "]");
-	}
-	fprintf(f, ", \"responses\":[");
-	for (i = 0; i < p->nreplies; i++) {
-		if (i)
-			fputc(',', f);
-		json_ping_reply(f, &p->replies[i], 1);
-	}
-	probe_ping_stats(p, &st);
-	fprintf(f, "],\"statistics\":{\"replies\":%u", st.replies);
-	if (p->ping_sent) {
-		if (st.replies == 0)
-			fprintf(f, ", \"loss\":1");
-		else if (st.replies >= p->ping_sent)
-			fprintf(f, ", \"loss\":0");
-		else
-			fprintf(f, ", \"loss\":%.2f", st.loss);
-	}
-	if (st.replies) {
-		output_fmt_ms(b[0], 32, (uint64_t)(st.min_ms * 1e6 + 0.5));
-		output_fmt_ms(b[1], 32, (uint64_t)(st.max_ms * 1e6 + 0.5));
-		output_fmt_ms(b[2], 32, (uint64_t)(st.avg_ms * 1e6 + 0.5));
-		output_fmt_ms(b[3], 32, (uint64_t)(st.stddev_ms * 1e6 + 0.5));
-		fprintf(f, ", \"min\":%s, \"max\":%s, \"avg\":%s, \"stddev\":%s", b[0], b[1], b[2],
-			b[3]);
-	}
-	if (st.dups)
-		fprintf(f, ", \"ndups\":%u", st.dups);
-	if (st.errs)
-		fprintf(f, ", \"nerrs\":%u", st.errs);
-	fprintf(f, "}}\n");
+	ping_json(f, p);
 	return done(f);
 }
 
@@ -186,7 +254,7 @@ static void text_rr_ts(FILE *f, const struct probe_ping_reply *p)
 				p->ts.stamp[i]);
 }
 
-int output_ping_text(FILE *f, const struct probe_ping_result *p)
+static void ping_text(FILE *f, const struct probe_ping_result *p)
 {
 	struct probe_ping_stats st;
 	char ms[32];
@@ -215,6 +283,11 @@ int output_ping_text(FILE *f, const struct probe_ping_result *p)
 	if (st.replies)
 		fprintf(f, "round-trip min/avg/max/stddev = %.3f/%.3f/%.3f/%.3f ms\n", st.min_ms,
 			st.avg_ms, st.max_ms, st.stddev_ms);
+}
+
+int output_ping_text(FILE *f, const struct probe_ping_result *p)
+{
+	ping_text(f, p);
 	return done(f);
 }
 
@@ -223,52 +296,102 @@ static const char *method_name(uint8_t m)
 	return m == PROBE_TRACE_UDP_PARIS ? "udp-paris" : "icmp-echo-paris";
 }
 
-int output_trace_json(FILE *f, const struct probe_trace_result *t)
+static void trace_json(FILE *f, const struct probe_trace_result *t)
 {
-	char ftime[32], rtt[32];
+	char ftime[32];
 	struct tm tm;
 	time_t sec = t->start.tv_sec;
+	struct obuf b;
 	uint32_t i;
 
 	localtime_r(&sec, &tm);
 	strftime(ftime, sizeof(ftime), "%Y-%m-%d %H:%M:%S", &tm);
-	fprintf(f, "{\"type\":\"trace\",\"version\":\"0.1\", \"method\":\"%s\"",
-		method_name(t->method));
-	fprintf(f, ", \"src\":\"%s\", \"dst\":\"%s\"", A(t->src), A(t->dst));
-	if (t->method == PROBE_TRACE_UDP_PARIS)
-		fprintf(f, ", \"sport\":%u, \"dport\":%u", t->sport, t->dport);
-	else
-		fprintf(f, ", \"icmp_sum\":%u", t->icmp_sum);
-	fprintf(f, ", \"stop_reason\":\"%s\", \"stop_data\":%u", probe_stop_name(t->stop_reason),
-		t->stop_data);
-	fprintf(f, ", \"start\":{\"sec\":%ld, \"usec\":%ld, \"ftime\":\"%s\"}",
-		(long)t->start.tv_sec, (long)t->start.tv_usec, ftime);
-	fprintf(f,
-		", \"hop_count\":%u, \"attempts\":%u, \"hoplimit\":%u, \"firsthop\":%u"
-		", \"gaplimit\":%u, \"wait\":%u, \"wait_probe\":0, \"tos\":0, \"probe_size\":%u"
-		", \"probe_count\":%u",
-		t->hop_count, t->attempts, t->max_ttl, t->first_ttl, t->gaplimit, secs(t->wait_ms),
-		t->probe_size, t->probe_count);
-	fprintf(f, ", \"hops\":[");
+	ob_init(&b, f);
+	OB_LIT(&b, "{\"type\":\"trace\",\"version\":\"0.1\", \"method\":\"");
+	ob_str(&b, method_name(t->method));
+	OB_LIT(&b, "\", \"src\":");
+	ob_qip(&b, t->src);
+	OB_LIT(&b, ", \"dst\":");
+	ob_qip(&b, t->dst);
+	if (t->method == PROBE_TRACE_UDP_PARIS) {
+		OB_LIT(&b, ", \"sport\":");
+		ob_u64(&b, t->sport);
+		OB_LIT(&b, ", \"dport\":");
+		ob_u64(&b, t->dport);
+	} else {
+		OB_LIT(&b, ", \"icmp_sum\":");
+		ob_u64(&b, t->icmp_sum);
+	}
+	OB_LIT(&b, ", \"stop_reason\":\"");
+	ob_str(&b, probe_stop_name(t->stop_reason));
+	OB_LIT(&b, "\", \"stop_data\":");
+	ob_u64(&b, t->stop_data);
+	OB_LIT(&b, ", \"start\":{\"sec\":");
+	ob_i64(&b, t->start.tv_sec);
+	OB_LIT(&b, ", \"usec\":");
+	ob_i64(&b, t->start.tv_usec);
+	OB_LIT(&b, ", \"ftime\":\"");
+	ob_str(&b, ftime);
+	OB_LIT(&b, "\"}, \"hop_count\":");
+	ob_u64(&b, t->hop_count);
+	OB_LIT(&b, ", \"attempts\":");
+	ob_u64(&b, t->attempts);
+	OB_LIT(&b, ", \"hoplimit\":");
+	ob_u64(&b, t->max_ttl);
+	OB_LIT(&b, ", \"firsthop\":");
+	ob_u64(&b, t->first_ttl);
+	OB_LIT(&b, ", \"gaplimit\":");
+	ob_u64(&b, t->gaplimit);
+	OB_LIT(&b, ", \"wait\":");
+	ob_u64(&b, secs(t->wait_ms));
+	OB_LIT(&b, ", \"wait_probe\":0, \"tos\":0, \"probe_size\":");
+	ob_u64(&b, t->probe_size);
+	OB_LIT(&b, ", \"probe_count\":");
+	ob_u64(&b, t->probe_count);
+	OB_LIT(&b, ", \"hops\":[");
 	for (i = 0; i < t->nhops; i++) {
 		const struct probe_trace_hop *h = &t->hops[i];
 
-		output_fmt_ms(rtt, sizeof(rtt), h->rtt_ns);
-		fprintf(f,
-			"%s{\"addr\":\"%s\", \"probe_ttl\":%u, \"probe_id\":%u, \"probe_size\":%u",
-			i ? "," : "", A(h->addr), h->probe_ttl, h->probe_id, h->probe_size);
-		json_tv(f, "tx", &h->tx);
-		fprintf(f,
-			", \"rtt\":%s, \"reply_ttl\":%u, \"reply_tos\":%u, \"reply_ipid\":%u"
-			", \"reply_size\":%u, \"icmp_type\":%u, \"icmp_code\":%u",
-			rtt, h->reply_ttl, h->reply_tos, h->reply_ipid, h->reply_size, h->icmp_type,
-			h->icmp_code);
-		if (h->flags & RTRACE_F_QUOTE)
-			fprintf(f, ", \"icmp_q_ttl\":%u, \"icmp_q_ipl\":%u", h->icmp_q_ttl,
-				h->icmp_q_ipl);
-		fprintf(f, "}");
+		if (i)
+			ob_char(&b, ',');
+		OB_LIT(&b, "{\"addr\":");
+		ob_qip(&b, h->addr);
+		OB_LIT(&b, ", \"probe_ttl\":");
+		ob_u64(&b, h->probe_ttl);
+		OB_LIT(&b, ", \"probe_id\":");
+		ob_u64(&b, h->probe_id);
+		OB_LIT(&b, ", \"probe_size\":");
+		ob_u64(&b, h->probe_size);
+		JSON_TV(&b, "\"tx\":", &h->tx);
+		OB_LIT(&b, ", \"rtt\":");
+		ob_ms(&b, h->rtt_ns);
+		OB_LIT(&b, ", \"reply_ttl\":");
+		ob_u64(&b, h->reply_ttl);
+		OB_LIT(&b, ", \"reply_tos\":");
+		ob_u64(&b, h->reply_tos);
+		OB_LIT(&b, ", \"reply_ipid\":");
+		ob_u64(&b, h->reply_ipid);
+		OB_LIT(&b, ", \"reply_size\":");
+		ob_u64(&b, h->reply_size);
+		OB_LIT(&b, ", \"icmp_type\":");
+		ob_u64(&b, h->icmp_type);
+		OB_LIT(&b, ", \"icmp_code\":");
+		ob_u64(&b, h->icmp_code);
+		if (h->flags & RTRACE_F_QUOTE) {
+			OB_LIT(&b, ", \"icmp_q_ttl\":");
+			ob_u64(&b, h->icmp_q_ttl);
+			OB_LIT(&b, ", \"icmp_q_ipl\":");
+			ob_u64(&b, h->icmp_q_ipl);
+		}
+		ob_char(&b, '}');
 	}
-	fprintf(f, "]}\n");
+	OB_LIT(&b, "]}\n");
+	ob_spill(&b);
+}
+
+int output_trace_json(FILE *f, const struct probe_trace_result *t)
+{
+	trace_json(f, t);
 	return done(f);
 }
 
@@ -293,7 +416,7 @@ static const char *unreach_mark(const struct probe_trace_result *t, const struct
 	}
 }
 
-int output_trace_text(FILE *f, const struct probe_trace_result *t)
+static void trace_text(FILE *f, const struct probe_trace_result *t)
 {
 	uint32_t i = 0, ttl;
 	char ms[32];
@@ -322,30 +445,49 @@ int output_trace_text(FILE *f, const struct probe_trace_result *t)
 	}
 	if (t->stop_reason != PROBE_STOP_COMPLETED)
 		fprintf(f, "stopped: %s\n", probe_stop_name(t->stop_reason));
+}
+
+int output_trace_text(FILE *f, const struct probe_trace_result *t)
+{
+	trace_text(f, t);
 	return done(f);
 }
 
-int output_result(FILE *f, const struct probe_result *r, enum output_fmt fmt)
+int output_write(FILE *f, const struct probe_result *r, enum output_fmt fmt)
 {
 	switch (r->kind) {
 	case PROBE_PING:
-		return fmt == OUTPUT_JSON ? output_ping_json(f, &r->ping)
-					  : output_ping_text(f, &r->ping);
+		if (fmt == OUTPUT_JSON)
+			ping_json(f, &r->ping);
+		else
+			ping_text(f, &r->ping);
+		break;
 	case PROBE_TRACE:
-		return fmt == OUTPUT_JSON ? output_trace_json(f, &r->trace)
-					  : output_trace_text(f, &r->trace);
+		if (fmt == OUTPUT_JSON)
+			trace_json(f, &r->trace);
+		else
+			trace_text(f, &r->trace);
+		break;
 	case PROBE_LISTEN:
 		if (fmt == OUTPUT_TEXT)
 			fprintf(f, "listen on %s: %u replies to spoofed probes in %u s\n",
 				A(r->listen.addr), r->listen.nreplies, secs(r->listen.duration_ms));
-		return done(f);
+		break;
 	}
-	return 0;
+	return ferror(f) ? -EIO : 0;
+}
+
+int output_result(FILE *f, const struct probe_result *r, enum output_fmt fmt)
+{
+	int err = output_write(f, r, fmt);
+
+	return done(f) ? -EIO : err;
 }
 
 int output_listen_reply(FILE *f, const struct probe_listen_reply *lr, enum output_fmt fmt)
 {
 	const struct probe_ping_reply *p = &lr->r;
+	struct obuf b;
 
 	if (fmt == OUTPUT_TEXT) {
 		fprintf(f, "%u bytes from %s to %s, spoofed by %s req=%u seq=%u ttl=%u\n",
@@ -354,15 +496,27 @@ int output_listen_reply(FILE *f, const struct probe_listen_reply *lr, enum outpu
 		text_rr_ts(f, p);
 		return done(f);
 	}
-	fprintf(f, "{\"type\":\"ping\", \"version\":\"0.4\", \"method\":\"icmp-echo\"");
-	fprintf(f, ", \"src\":\"%s\", \"dst\":\"%s\", \"vp\":\"%s\", \"req\":%u", A(lr->to),
-		A(p->from), A(lr->vp), lr->req);
-	fprintf(f, ", \"start\":{\"sec\":%ld,\"usec\":%ld}", (long)p->rx.tv_sec,
-		(long)p->rx.tv_usec);
-	fprintf(f, ", \"flags\":[\"spoof\"%s%s]", (p->flags & RTRACE_F_RR) ? ",\"v4rr\"" : "",
-		(p->flags & RTRACE_F_TS) ? (p->ts.flags ? ",\"tsandaddr\"" : ",\"tsonly\"") : "");
-	fprintf(f, ", \"responses\":[");
-	json_ping_reply(f, p, 0);
-	fprintf(f, "]}\n");
+	ob_init(&b, f);
+	OB_LIT(&b, "{\"type\":\"ping\", \"version\":\"0.4\", \"method\":\"icmp-echo\", \"src\":");
+	ob_qip(&b, lr->to);
+	OB_LIT(&b, ", \"dst\":");
+	ob_qip(&b, p->from);
+	OB_LIT(&b, ", \"vp\":");
+	ob_qip(&b, lr->vp);
+	OB_LIT(&b, ", \"req\":");
+	ob_u64(&b, lr->req);
+	OB_LIT(&b, ", \"start\":{\"sec\":");
+	ob_i64(&b, p->rx.tv_sec);
+	OB_LIT(&b, ",\"usec\":");
+	ob_i64(&b, p->rx.tv_usec);
+	OB_LIT(&b, "}, \"flags\":[\"spoof\"");
+	if (p->flags & RTRACE_F_RR)
+		OB_LIT(&b, ",\"v4rr\"");
+	if (p->flags & RTRACE_F_TS)
+		ob_str(&b, p->ts.flags ? ",\"tsandaddr\"" : ",\"tsonly\"");
+	OB_LIT(&b, "], \"responses\":[");
+	json_ping_reply(&b, p, 0);
+	OB_LIT(&b, "]}\n");
+	ob_spill(&b);
 	return done(f);
 }

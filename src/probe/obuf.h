@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * obuf.h - a small record builder for the JSON printers of output.c: text is
+ * appended to a stack buffer with hand-written number and address
+ * formatting (no printf on the per-record path: a sweep prints one record
+ * per probe) and handed to the FILE with one fwrite per record, or per
+ * OBUF_SIZE bytes for very long ones. Not a public header.
+ */
+#ifndef RTRACE_PROBE_OBUF_H
+#define RTRACE_PROBE_OBUF_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define OBUF_SIZE 8192
+
+struct obuf {
+	FILE *f;	       /* where the record goes */
+	char *p;	       /* end of the text so far */
+	char buf[OBUF_SIZE];   /* the text */
+};
+
+static inline void ob_init(struct obuf *b, FILE *f)
+{
+	b->f = f;
+	b->p = b->buf;
+}
+
+/* Hand what was built to the FILE. */
+static inline void ob_spill(struct obuf *b)
+{
+	if (b->p > b->buf)
+		fwrite_unlocked(b->buf, 1, b->p - b->buf, b->f);
+	b->p = b->buf;
+}
+
+/* Make room for n more bytes (n < OBUF_SIZE). */
+static inline void ob_room(struct obuf *b, size_t n)
+{
+	if ((size_t)(b->buf + sizeof(b->buf) - b->p) < n)
+		ob_spill(b);
+}
+
+static inline void ob_mem(struct obuf *b, const char *s, size_t n)
+{
+	ob_room(b, n);
+	memcpy(b->p, s, n);
+	b->p += n;
+}
+
+/* A string literal. */
+#define OB_LIT(b, s) ob_mem((b), (s), sizeof(s) - 1)
+
+static inline void ob_str(struct obuf *b, const char *s)
+{
+	ob_mem(b, s, strlen(s));
+}
+
+static inline void ob_char(struct obuf *b, char c)
+{
+	ob_room(b, 1);
+	*b->p++ = c;
+}
+
+static inline void ob_u64(struct obuf *b, uint64_t v)
+{
+	char t[20], *q = t + sizeof(t);
+
+	do {
+		*--q = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	ob_mem(b, q, t + sizeof(t) - q);
+}
+
+static inline void ob_i64(struct obuf *b, int64_t v)
+{
+	if (v < 0) {
+		ob_char(b, '-');
+		ob_u64(b, -(uint64_t)v);
+	} else {
+		ob_u64(b, v);
+	}
+}
+
+/* An IPv4 address (network order) in dotted quad. */
+static inline void ob_ip(struct obuf *b, uint32_t a)
+{
+	const uint8_t *o = (const uint8_t *)&a;
+	int i;
+
+	ob_room(b, 15);
+	for (i = 0; i < 4; i++) {
+		unsigned int v = o[i];
+
+		if (i)
+			*b->p++ = '.';
+		if (v >= 100)
+			*b->p++ = '0' + v / 100;
+		if (v >= 10)
+			*b->p++ = '0' + v / 10 % 10;
+		*b->p++ = '0' + v % 10;
+	}
+}
+
+/* "A.B.C.D" with the quotes. */
+static inline void ob_qip(struct obuf *b, uint32_t a)
+{
+	ob_char(b, '"');
+	ob_ip(b, a);
+	ob_char(b, '"');
+}
+
+/* Milliseconds with three decimals from ns (output_fmt_ms()). */
+static inline void ob_ms(struct obuf *b, uint64_t ns)
+{
+	uint64_t us = (ns + 500) / 1000;
+	unsigned int frac = us % 1000;
+
+	ob_u64(b, us / 1000);
+	ob_room(b, 4);
+	b->p[0] = '.';
+	b->p[1] = '0' + frac / 100;
+	b->p[2] = '0' + frac / 10 % 10;
+	b->p[3] = '0' + frac % 10;
+	b->p += 4;
+}
+
+#endif /* RTRACE_PROBE_OBUF_H */
