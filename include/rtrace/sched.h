@@ -29,6 +29,7 @@ struct sched_timer;
 typedef void (*sched_fd_cb)(struct sched *s, int fd, uint32_t events, void *ctx);
 /* Called once when the timer expires; it is disarmed before the call. */
 typedef void (*sched_timer_cb)(struct sched *s, struct sched_timer *t, void *ctx);
+typedef void (*sched_idle_cb)(struct sched *s, void *ctx);
 
 /* An intrusive timer: embed it, sched_timer_init() it once, arm it many times. */
 struct sched_timer {
@@ -89,6 +90,12 @@ size_t sched_timer_count(const struct sched *s);
  * run, or -errno (-EINTR is returned as 0).
  */
 int sched_run_once(struct sched *s, int timeout_ms);
+/*
+ * Call cb(s, ctx) each time an iteration is about to block (timeout not 0),
+ * e.g. to flush buffered output before waiting; NULL removes it. The
+ * callback must not block.
+ */
+void sched_set_idle(struct sched *s, sched_idle_cb cb, void *ctx);
 /* Iterate until sched_stop(). 0 or -errno of a failed iteration. */
 int sched_run(struct sched *s);
 /* Make sched_run() return after the current iteration. */

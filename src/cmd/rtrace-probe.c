@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <stdio_ext.h>
 #include <sys/signalfd.h>
 
 #include "rtrace/ctl.h"
@@ -81,6 +82,11 @@ static const char usage_text[] =
 	"Needs cap_net_raw (TX ring) and cap_net_admin + cap_bpf (XDP): run as root.\n"
 	"Exit status: 0 ok, 1 runtime error, 2 usage error.\n";
 
+/* Results are buffered (OUT_BUF, larger than any record) and flushed at a record
+ * boundary before the loop waits, or after OUT_FLUSH_NS under load. */
+#define OUT_BUF (1u << 20)
+#define OUT_FLUSH_NS 100000000ull
+
 static void usage_exit(const char *msg)
 {
 	if (msg)
@@ -100,6 +106,7 @@ struct app {
 	unsigned int inflight; /* submitted, not done */
 	int stopping;	       /* SIGINT/SIGTERM seen */
 	int out_err;	       /* writing results failed */
+	uint64_t flushed_ns;   /* last flush of out */
 	unsigned long failed;  /* targets that could not be measured */
 	struct probe_ping_opts ping;
 	struct probe_trace_opts trace;
@@ -327,14 +334,32 @@ static void feed(struct app *a)
 	}
 }
 
+/* Write what is buffered (whole records only: the buffer is larger than any record). */
+static void out_flush(struct app *a)
+{
+	if (__fpending(a->out) && fflush(a->out))
+		a->out_err = 1;
+	a->flushed_ns = sched_now_ns();
+}
+
+/* The loop is about to wait: nothing printed stays behind in the buffer. */
+static void on_idle(struct sched *s, void *ctx)
+{
+	(void)s;
+	out_flush(ctx);
+}
+
 static void on_done(struct probe_engine *e, const struct probe_result *r, void *ctx)
 {
 	struct app *a = ctx;
 
 	(void)e;
 	a->inflight--;
-	if (output_result(a->out, r, a->fmt))
+	if (output_write(a->out, r, a->fmt))
 		a->out_err = 1;
+	/* under load the loop never waits: flush by size and at least every OUT_FLUSH_NS */
+	if (__fpending(a->out) > OUT_BUF / 2 || sched_now_ns() - a->flushed_ns > OUT_FLUSH_NS)
+		out_flush(a);
 	feed(a);
 }
 
@@ -754,6 +779,8 @@ int main(int argc, char **argv)
 	a.e = probe_engine_new(&eo);
 	if (!a.e)
 		return engine_error(ifname, errno);
+	setvbuf(a.out, NULL, _IOFBF, OUT_BUF);
+	sched_set_idle(probe_engine_sched(a.e), on_idle, &a);
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -780,6 +807,7 @@ int main(int argc, char **argv)
 	if (a.stopping && verbose)
 		fprintf(stderr, "rtrace-probe: interrupted, %u measurements unfinished\n",
 			probe_engine_active(a.e));
+	out_flush(&a);
 	print_stats(&a, verbose);
 	if (sfd >= 0) {
 		sched_del_fd(probe_engine_sched(a.e), sfd);

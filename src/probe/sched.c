@@ -40,6 +40,8 @@ struct sched {
 	int ndead;		   /* dead registrations awaiting free */
 	int stop;		   /* sched_stop() was called */
 	struct sched_reg tfd_reg;  /* the timerfd's own registration */
+	sched_idle_cb idle;	   /* called before blocking */
+	void *idle_ctx;		   /* its argument */
 };
 
 uint64_t sched_now_ns(void)
@@ -342,6 +344,8 @@ int sched_run_once(struct sched *s, int timeout_ms)
 	if (ran)
 		timeout_ms = 0;
 	tfd_update(s);
+	if (timeout_ms && s->idle)
+		s->idle(s, s->idle_ctx);
 	n = epoll_wait(s->epfd, ev, SCHED_MAX_EVENTS, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? ran : -errno;
@@ -366,6 +370,12 @@ int sched_run_once(struct sched *s, int timeout_ms)
 	if (s->ndead)
 		reg_reap(s);
 	return ran;
+}
+
+void sched_set_idle(struct sched *s, sched_idle_cb cb, void *ctx)
+{
+	s->idle = cb;
+	s->idle_ctx = ctx;
 }
 
 int sched_run(struct sched *s)
