@@ -31,6 +31,7 @@ rt_certs() {
 rt_agent() {
 	local node=$1 log=$TB_TMP/agent-$1.log pid
 	shift
+	: >"$log" # a restart must not see the last run's "listening"
 	# Not through tb_exec: $! must be rtraced itself (ip netns exec execs it).
 	ip netns exec "$(tb_ns "$node")" "$BIN/rtraced" -i eth0 -l "$RT_PORT" -c "$RT_CERTS" \
 		-n "$node" "$@" 2>"$log" &

@@ -13,7 +13,9 @@
 #  4. all agents refusing us (a client certificate from a foreign CA): every
 #     agent is reported down with the reason, the trace is measured from here;
 #  5. an agent killed while a trace runs: the trace still ends, in bounded
-#     time, and the agent is reported down.
+#     time, and the agent is reported down;
+#  6. the same accuracy goals on mesh2 (30-router grid, 6 VPs, agents at d2
+#     and d10, both exact).
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/rtrace_lib.sh"
@@ -110,4 +112,25 @@ rt_field "$T/dies.json" "[a['agent'] for a in r['agents'] if not a['up']]" | gre
 	fail "vp4 not reported down"
 rt_field "$T/dies.json" "r['stop_reason'], r['fail_reason']"
 echo "agent death ok"
+
+# ---- 6. mesh2 -----------------------------------------------------------------------------
+for n in $VPS d4; do rt_agent_stop "$n"; done
+tb_down >/dev/null
+tb_up mesh2
+VPS=$(tb_hosts vp)
+AGD=$(tb_hosts agent)
+rt_certs $VPS $AGD
+RT_AGENT_ARGS=""
+rt_agents $VPS $AGD
+AG="$RT_AGENT_ARGS -c $RT_CERTS -n client"
+: >"$T/mesh2.jsonl"
+for d in $(tb_hosts dest); do
+	rt_rtrace "$T/m2-$d.json" "$d" $W $AG
+	[ "$RT_RC" = 0 ] || [ "$RT_RC" = 3 ] || { cat "$T/m2-$d.json.err" >&2; fail "mesh2 $d: exit $RT_RC"; }
+	cat "$T/m2-$d.json" >>"$T/mesh2.jsonl"
+done
+rt_eval "$T/mesh2.jsonl" --min-recall 0.95 --min-exact 0.8 --min-reaches 0.9 ||
+	fail "mesh2: accuracy with agents below the goals"
+cat "$T"/m2-d2.json "$T"/m2-d10.json >"$T/m2-agentdst.jsonl"
+rt_eval --quiet "$T/m2-agentdst.jsonl" --min-exact 1 || fail "mesh2: agent destinations not exact"
 echo "PASS"
