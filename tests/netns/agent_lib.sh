@@ -2,7 +2,8 @@
 # agent_lib.sh - helpers of the rtraced netns tests (bash; source after lib.sh).
 #
 #   agent_pick_bin             # AGENT_BIN: $BIN/rtraced, or the ASan build when
-#                              # $BIN is not one (build/asan/bin, if not older)
+#                              # $BIN is not one (build/asan/bin, if not older);
+#                              # it and $PROBE (if set) are copied to $TB_TMP
 #   agent_start NODE LOG ARGS  # rtraced in NODE's namespace, stderr to LOG;
 #                              # waits for "listening on port"; sets AGENT_PID
 #   agent_stop PID LOG         # SIGTERM, exit 0 within 5 s, no sanitizer report
@@ -23,6 +24,11 @@ agent_pick_bin() {
 		echo "agent: $AGENT_BIN (ASan+UBSan build)"
 	else
 		echo "agent: $AGENT_BIN (no ASan build newer than it: run 'make asan' for the check)"
+	fi
+	# Private copies: a rebuild of the tree during the test does not pull them away.
+	cp "$AGENT_BIN" "$TB_TMP/rtraced" && AGENT_BIN=$TB_TMP/rtraced || fail "copy $AGENT_BIN"
+	if [ -n "${PROBE:-}" ]; then
+		cp "$PROBE" "$TB_TMP/rtrace-probe" && PROBE=$TB_TMP/rtrace-probe || fail "copy $PROBE"
 	fi
 	# Reports go to stderr (the log); leaks are checked at exit.
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
