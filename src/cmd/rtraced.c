@@ -73,7 +73,8 @@ static void reload(struct daemon *d)
 		return;
 	}
 	agent_set_policy(d->ag, p);
-	rt_info("SIGHUP: policy %s reloaded (applies to new connections)", d->policy_path);
+	rt_info("SIGHUP: policy %s reloaded (client limits apply to new connections)",
+		d->policy_path);
 }
 
 static void on_signal(struct sched *s, int fd, uint32_t events, void *ctx)
