@@ -12,7 +12,8 @@
 #     with a grant (accepted), blocklisted target (BLOCKED), in-flight cap
 #     (BUSY), HELLO name != certificate (DENIED), a denied client, a client of
 #     a foreign CA (TLS failure);
-#  6. CANCEL of a long ping returns its final RESULT at once;
+#  6. CANCEL of a long ping returns its final RESULT at once; the PING
+#     interval is honoured (200 ms), too short or too long pings are refused;
 #  7. SIGHUP reloads the policy (a new grant works); SIGTERM stops cleanly.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -177,6 +178,14 @@ def main():
         gaps = [b - a for a, b in zip(tx, tx[1:])]
         expect(r[0] == "RESULT" and len(tx) == 3 and all(0.15 < g < 0.4 for g in gaps)
                and time.time() - t0 < 1.8, "PING interval 200 ms: gaps %s" % gaps)
+        a.ping(8, d1, count=5, interval_ms=5)
+        r = a.recv()
+        expect(r[0] == "ERROR" and r[1] == 8 and r[2] == "bad request" and "minimum" in r[3],
+               "interval 5 ms refused: %s" % (r,))
+        a.ping(9, d1, count=100, interval_ms=2000)
+        r = a.recv()
+        expect(r[0] == "ERROR" and r[1] == 9 and r[2] == "bad request" and "120 s" in r[3],
+               "100 probes 2 s apart refused: %s" % (r,))
     elif step == "refusals":
         b = Agent(certs, "bob", host, port)
         b.hello("bob")
