@@ -40,17 +40,22 @@ int engine_accepts_spoofed(const struct probe_engine *e)
 	return e->accept_spoofed;
 }
 
-struct timeval engine_walltime(uint64_t mono_ns)
+struct timeval engine_walltime(struct probe_engine *e, uint64_t mono_ns)
 {
-	struct timespec r, m;
-	int64_t off;
-	uint64_t ns;
 	struct timeval tv;
+	uint64_t ns;
 
-	clock_gettime(CLOCK_REALTIME, &r);
-	clock_gettime(CLOCK_MONOTONIC, &m);
-	off = ((int64_t)r.tv_sec - m.tv_sec) * 1000000000ll + (r.tv_nsec - m.tv_nsec);
-	ns = mono_ns + off;
+	/* the two clocks are read again once the times asked for move by 10 ms */
+	if (mono_ns - e->wall_at_ns + 10000000ull > 20000000ull) {
+		struct timespec r, m;
+
+		clock_gettime(CLOCK_REALTIME, &r);
+		clock_gettime(CLOCK_MONOTONIC, &m);
+		e->wall_off_ns = ((int64_t)r.tv_sec - m.tv_sec) * 1000000000ll +
+				 (r.tv_nsec - m.tv_nsec);
+		e->wall_at_ns = mono_ns;
+	}
+	ns = mono_ns + e->wall_off_ns;
 	tv.tv_sec = ns / 1000000000ull;
 	tv.tv_usec = (ns % 1000000000ull) / 1000;
 	return tv;
@@ -77,7 +82,7 @@ void meas_slot_abort(struct probe_engine *e, struct meas *m, uint32_t slot)
 
 	if (!ps || ps->m != m)
 		return;
-	sched_timer_cancel(e->s, &ps->timer);
+	ptimeout_cancel(e, ps);
 	m->inflight--;
 	sched_slots_release(&e->slots, slot);
 	if (e->slot_wait) {
@@ -86,13 +91,10 @@ void meas_slot_abort(struct probe_engine *e, struct meas *m, uint32_t slot)
 	}
 }
 
-static void timeout_cb(struct sched *s, struct sched_timer *t, void *ctx)
+void engine_slot_timeout(struct probe_engine *e, struct pslot *ps)
 {
-	struct pslot *ps = (struct pslot *)t; /* timer is the first member */
-	struct probe_engine *e = ctx;
 	struct meas *m = ps->m;
 
-	(void)s;
 	e->st.timeouts++;
 	m->inflight--;
 	if (!m->done)
@@ -195,8 +197,7 @@ static void pump(struct probe_engine *e)
 			continue;
 		}
 		if (!m->spoofed) {
-			sched_timer_init(&ps->timer, timeout_cb, e);
-			sched_timer_arm(e->s, &ps->timer, ps->tx_ns + m->wait_ms * 1000000ull);
+			ptimeout_arm(e, ps, m->wait_ms);
 			m->inflight++;
 		}
 		if (m->ops->sent)
@@ -302,7 +303,7 @@ static void on_record(void *ctx, const struct rtrace_reply *r)
 		return;
 	}
 	e->st.matched++;
-	sched_timer_cancel(e->s, &ps->timer);
+	ptimeout_cancel(e, ps);
 	m = ps->m;
 	m->inflight--;
 	if (!m->done)
@@ -449,6 +450,7 @@ void probe_engine_free(struct probe_engine *e)
 		n = m->next;
 		meas_free(e, m);
 	}
+	meas_free_cache(e);
 	if (e->s) {
 		sched_timer_cancel(e->s, &e->pump_tm);
 		sched_timer_cancel(e->s, &e->reap_tm);
@@ -457,7 +459,7 @@ void probe_engine_free(struct probe_engine *e)
 		if (e->rc)
 			sched_del_fd(e->s, netinfo_rcache_fd(e->rc));
 	}
-	/* slot timers live in the slot table: take them off the heap */
+	/* slot timers live in the slot table: take them off the heap (and the queues') */
 	if (e->slots.ents) {
 		uint32_t i;
 
@@ -469,6 +471,8 @@ void probe_engine_free(struct probe_engine *e)
 				sched_timer_cancel(e->s, &ps->timer);
 		}
 	}
+	if (e->s)
+		ptimeout_stop(e);
 	rx_close(e->rx);
 	netinfo_rcache_free(e->rc);
 	if (e->tx)

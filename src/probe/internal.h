@@ -25,7 +25,10 @@ struct meas;
 
 /* One probe in flight: an entry of the slot table. */
 struct pslot {
-	struct sched_timer timer; /* probe timeout */
+	struct sched_timer timer; /* probe timeout when not in a queue (first member) */
+	struct pslot *tnext;	  /* timeout queue links (timeouts.c) */
+	struct pslot *tprev;
+	uint64_t deadline_ns;	  /* timeout */
 	struct meas *m;		  /* owning measurement */
 	uint64_t tx_ns;		  /* written to the ring, CLOCK_MONOTONIC */
 	uint32_t id;		  /* slot id (index + generation) */
@@ -36,7 +39,17 @@ struct pslot {
 	uint8_t ttl;		  /* probe TTL */
 	uint8_t attempt;	  /* trace: attempt, 1-based */
 	uint8_t proto;		  /* enum codec_proto */
-	uint8_t pad;		  /* explicit padding */
+	uint8_t tq;		  /* 1 + timeout queue index, 0: heap timer or none */
+};
+
+/* Probes with one timeout value, by deadline (timeouts.c). */
+#define TQ_MAX 16
+struct ptqueue {
+	uint32_t wait_ms;	/* the timeout */
+	uint8_t used;		/* wait_ms is set */
+	struct pslot *head;	/* earliest deadline */
+	struct pslot *tail;	/* latest deadline */
+	struct sched_timer tm;	/* armed at or before head's deadline */
 };
 
 /* A frame template shared by the measurements whose probes differ only in
@@ -164,6 +177,8 @@ struct probe_engine {
 	struct meas *rhead, *rtail; /* ready queue */
 	struct meas *dhead, *dtail; /* finished, done callback pending */
 	struct meas *all;	    /* every allocated measurement */
+	struct meas *mfree;	    /* freed ones kept for reuse (next links) */
+	unsigned int nmfree;	    /* how many */
 	struct meas *listeners;	    /* listen measurements */
 	struct tmpl_ent *tmpls;	    /* template cache */
 	struct netinfo_rcache *rc;  /* destination -> route (next hop) */
@@ -172,6 +187,11 @@ struct probe_engine {
 	uint64_t next_id;	    /* measurement ids */
 	unsigned int active;	    /* measurements not finished */
 	int slot_wait;		    /* pump stalled on slots */
+	struct ptqueue tq[TQ_MAX];  /* probe timeouts by value */
+	unsigned int ntq;	    /* queues in use */
+	unsigned int tq_last;	    /* queue of the last probe */
+	int64_t wall_off_ns;	    /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	uint64_t wall_at_ns;	    /* when wall_off_ns was sampled */
 	struct probe_stats st;	    /* counters */
 };
 
@@ -181,6 +201,8 @@ struct meas *meas_new(struct probe_engine *e, enum probe_kind kind, const struct
 		      const struct probe_cbs *cbs, const struct codec_probe_spec *spec, int *err);
 /* Free a measurement (one that meas_start() never saw, or a finished one). */
 void meas_free(struct probe_engine *e, struct meas *m);
+/* Free the measurements kept for reuse. */
+void meas_free_cache(struct probe_engine *e);
 /* Start it: link, count, put in the ready queue if it has probes. Returns its id. */
 int64_t meas_start(struct probe_engine *e, struct meas *m, int ready);
 /* Put m in the ready queue (no-op if queued or done). */
@@ -201,8 +223,14 @@ void engine_pump_soon(struct probe_engine *e);
 int engine_spec(struct probe_engine *e, uint32_t dst, struct codec_probe_spec *s);
 /* Routes or rules changed (the route cache's fd is readable): drop the caches. */
 void engine_routes_changed(struct probe_engine *e);
-/* CLOCK_MONOTONIC ns -> wall clock. */
-struct timeval engine_walltime(uint64_t mono_ns);
+/* CLOCK_MONOTONIC ns -> wall clock (offset sampled at most every 10 ms). */
+struct timeval engine_walltime(struct probe_engine *e, uint64_t mono_ns);
+/* ps timed out (timeouts.c calls it; the slot is off its queue). */
+void engine_slot_timeout(struct probe_engine *e, struct pslot *ps);
+/* timeouts.c: arm ps's timeout (tx_ns set), cancel it, stop every queue. */
+void ptimeout_arm(struct probe_engine *e, struct pslot *ps, uint32_t wait_ms);
+void ptimeout_cancel(struct probe_engine *e, struct pslot *ps);
+void ptimeout_stop(struct probe_engine *e);
 /* The engine's loop. */
 struct sched *engine_sched(struct probe_engine *e);
 /* Listener registry for listen.c. */

@@ -33,7 +33,7 @@ int listen_deliver(struct probe_engine *e, struct meas *listeners, const struct 
 	lr.to = r->daddr;
 	reply_from_record(&lr.r, r);
 	lr.r.seq = r->icmp_seq;
-	lr.r.rx = engine_walltime(r->rx_ns);
+	lr.r.rx = engine_walltime(e, r->rx_ns);
 	for (m = listeners; m; m = next) {
 		struct probe_listen_result *res = &m->res.listen;
 
@@ -79,7 +79,7 @@ static void listen_reply(struct probe_engine *e, struct meas *m, struct pslot *p
 static void listen_result(struct probe_engine *e, struct meas *m)
 {
 	engine_listener_del(e, m);
-	m->res.listen.start = engine_walltime(m->listen.start_ns);
+	m->res.listen.start = engine_walltime(e, m->listen.start_ns);
 	m->res.listen.duration_ms = (sched_now_ns() - m->listen.start_ns) / 1000000;
 }
 

@@ -139,10 +139,52 @@ static void tmpl_put(struct probe_engine *e, struct tmpl_ent *t)
 
 /* ---- measurements ---- */
 
+/* Freed measurements are kept for reuse (a sweep allocates one per target);
+ * not under ASan, which must see every use after free. */
+#ifdef __SANITIZE_ADDRESS__
+#define MEAS_FREE_MAX 0u
+#else
+#define MEAS_FREE_MAX 16384u
+#endif
+
+static struct meas *meas_alloc(struct probe_engine *e)
+{
+	struct meas *m = e->mfree;
+
+	if (!m)
+		return calloc(1, sizeof(*m));
+	e->mfree = m->next;
+	e->nmfree--;
+	memset(m, 0, sizeof(*m));
+	return m;
+}
+
+static void meas_release(struct probe_engine *e, struct meas *m)
+{
+	if (e->nmfree == MEAS_FREE_MAX) {
+		free(m);
+		return;
+	}
+	m->next = e->mfree;
+	e->mfree = m;
+	e->nmfree++;
+}
+
+void meas_free_cache(struct probe_engine *e)
+{
+	struct meas *m;
+
+	while ((m = e->mfree)) {
+		e->mfree = m->next;
+		free(m);
+	}
+	e->nmfree = 0;
+}
+
 struct meas *meas_new(struct probe_engine *e, enum probe_kind kind, const struct meas_ops *ops,
 		      const struct probe_cbs *cbs, const struct codec_probe_spec *spec, int *err)
 {
-	struct meas *m = calloc(1, sizeof(*m));
+	struct meas *m = meas_alloc(e);
 
 	if (!m) {
 		*err = -ENOMEM;
@@ -158,7 +200,7 @@ struct meas *meas_new(struct probe_engine *e, enum probe_kind kind, const struct
 	if (spec) {
 		m->tmpl = tmpl_get(e, spec, err);
 		if (!m->tmpl) {
-			free(m);
+			meas_release(e, m);
 			return NULL;
 		}
 		m->dst = spec->daddr;
@@ -180,7 +222,7 @@ void meas_free(struct probe_engine *e, struct meas *m)
 	if (m->ops->destroy)
 		m->ops->destroy(m);
 	tmpl_put(e, m->tmpl);
-	free(m);
+	meas_release(e, m);
 }
 
 static void lim_cb(struct sched *s, struct sched_timer *t, void *ctx)

@@ -82,8 +82,8 @@ static void ping_reply(struct probe_engine *e, struct meas *m, struct pslot *ps,
 		p->tx_ns = ps->tx_ns;
 		p->rtt_ns = p->rx_ns > p->tx_ns ? p->rx_ns - p->tx_ns : 0;
 		if (m->cbs.response) {
-			p->tx = engine_walltime(p->tx_ns);
-			p->rx = engine_walltime(p->rx_ns);
+			p->tx = engine_walltime(e, p->tx_ns);
+			p->rx = engine_walltime(e, p->rx_ns);
 			m->cbs.response(e, &m->res, p, m->cbs.ctx);
 		}
 	}
@@ -102,10 +102,10 @@ static void ping_result(struct probe_engine *e, struct meas *m)
 	uint32_t i;
 
 	(void)e;
-	r->start = engine_walltime(m->ping.start_ns ? m->ping.start_ns : sched_now_ns());
+	r->start = engine_walltime(e, m->ping.start_ns ? m->ping.start_ns : sched_now_ns());
 	for (i = 0; i < r->nreplies; i++) {
-		r->replies[i].tx = engine_walltime(r->replies[i].tx_ns);
-		r->replies[i].rx = engine_walltime(r->replies[i].rx_ns);
+		r->replies[i].tx = engine_walltime(e, r->replies[i].tx_ns);
+		r->replies[i].rx = engine_walltime(e, r->replies[i].rx_ns);
 	}
 }
 

@@ -176,7 +176,7 @@ static void trace_reply(struct probe_engine *e, struct meas *m, struct pslot *ps
 			h->icmp_q_ipl = rec->q.tot_len;
 		}
 		if (m->cbs.response) {
-			h->tx = engine_walltime(h->tx_ns);
+			h->tx = engine_walltime(e, h->tx_ns);
 			m->cbs.response(e, &m->res, h, m->cbs.ctx);
 		}
 	}
@@ -231,13 +231,13 @@ static void trace_result(struct probe_engine *e, struct meas *m)
 	(void)e;
 	if (r->stop_reason == PROBE_STOP_HALTED && !r->hop_count)
 		r->hop_count = r->max_ttl;
-	r->start = engine_walltime(m->trace->start_ns ? m->trace->start_ns : sched_now_ns());
+	r->start = engine_walltime(e, m->trace->start_ns ? m->trace->start_ns : sched_now_ns());
 	qsort(r->hops, r->nhops, sizeof(*r->hops), hop_cmp);
 	for (i = 0; i < r->nhops; i++) {
 		if (r->hops[i].probe_ttl > r->hop_count)
 			continue;
 		r->hops[n] = r->hops[i];
-		r->hops[n].tx = engine_walltime(r->hops[n].tx_ns);
+		r->hops[n].tx = engine_walltime(e, r->hops[n].tx_ns);
 		n++;
 	}
 	r->nhops = n;
