@@ -493,3 +493,66 @@ Test(probe, engine_pacing_2000pps)
 		  (unsigned long)dt);
 	probe_engine_free(e);
 }
+
+struct tmo {
+	uint64_t done_ns; /* when done ran */
+	uint32_t nreplies;
+	uint16_t sent;
+};
+
+static void on_tmo_done(struct probe_engine *e, const struct probe_result *r, void *ctx)
+{
+	struct tmo *t = ctx;
+
+	(void)e;
+	t->done_ns = sched_now_ns();
+	t->nreplies = r->ping.nreplies;
+	t->sent = r->ping.ping_sent;
+}
+
+/*
+ * Probe timeouts: more distinct timeout values than the engine keeps queues
+ * for (some go to the heap), submitted out of order, with replies to some
+ * probes of each value unlinking them from the middle of their queue: every
+ * unanswered ping ends after its own timeout, not before, not much later.
+ */
+Test(probe, timeouts_of_many_values_expire_on_time)
+{
+	struct net n = {.hops = 1};
+	struct probe_engine *e = start(&n, 0, 0);
+	struct tmo t[60] = {{0}};
+	uint64_t t0 = sched_now_ns();
+	struct probe_stats st;
+	int i;
+
+	for (i = 0; i < 60; i++) {
+		/* waits 40..230 ms, 20 distinct values, in a scrambled order */
+		uint32_t wait = 40 + 10 * ((i * 7) % 20);
+		/* every third target answers (10.50/16), the others are silent (10.51/16) */
+		uint32_t dst = htonl((i % 3 ? 0x0a330000u : DST_NET) + 256 + i);
+		struct probe_ping_opts o = {.dst = dst, .count = 1, .wait_ms = wait};
+		struct probe_cbs cb = {.done = on_tmo_done, .ctx = &t[i]};
+
+		cr_assert_gt(probe_ping(e, &o, &cb), 0);
+	}
+	cr_assert_eq(probe_engine_run(e), 0);
+	for (i = 0; i < 60; i++) {
+		uint32_t wait = 40 + 10 * ((i * 7) % 20);
+		uint64_t took = t[i].done_ns - t0;
+
+		cr_expect_eq(t[i].sent, 1);
+		if (i % 3 == 0) {
+			cr_expect_eq(t[i].nreplies, 1, "ping %d answered", i);
+			continue;
+		}
+		cr_expect_eq(t[i].nreplies, 0);
+		cr_expect_geq(took, wait * 1000000ull, "ping %d (wait %u ms) ended after %lu ns", i,
+			      wait, (unsigned long)took);
+		cr_expect_lt(took, (wait + 60) * 1000000ull, "ping %d (wait %u ms) ended after %lu ns",
+			     i, wait, (unsigned long)took);
+	}
+	probe_engine_stats(e, &st);
+	cr_expect_eq(st.timeouts, 40);
+	cr_expect_eq(st.matched, 20);
+	probe_engine_free(e);
+}
