@@ -145,6 +145,23 @@ static int fwd_pos(const struct revtr *rt, const struct ps_path **pp)
 	return -1;
 }
 
+/*
+ * Position of H (or an alias) in the client's forward trace to the
+ * destination, -1: when H is on it, that trace read backwards is the
+ * symmetry guess of the whole path, not a new guess per hop.
+ */
+static int dst_fwd_pos(const struct revtr *rt, const struct ps_path **pp)
+{
+	const struct ps_path *p = ps_bykey(&rt->kb->fwd, rt->cfg.dst);
+	int i;
+
+	*pp = p;
+	for (i = p ? p->n - 1 : -1; i >= 0; i--)
+		if (kb_same(rt->kb, p->hops[i].addr, rt->cur))
+			return i;
+	return -1;
+}
+
 static void learn_rr_fwd(struct revtr *rt)
 {
 	const struct ps_path *p = ps_bykey(&rt->kb->fwd, rt->cur);
@@ -455,7 +472,9 @@ static void st_sym(struct revtr *rt)
 	int k, j;
 
 	if (!(rt->cfg.flags & REVTR_NO_SYM)) {
-		k = fwd_pos(rt, &p);
+		k = dst_fwd_pos(rt, &p);
+		if (k <= 0)
+			k = fwd_pos(rt, &p);
 		if (!p && !rt->hs.fwd_tried) {
 			rt->hs.fwd_tried = true;
 			rt_issue(rt, REVTR_REQ_FWD_TRACE, rt->cur, 0, NULL, 0, 0);
