@@ -625,6 +625,7 @@ int main(int argc, char **argv)
 	struct app a = {.out = stdout, .window = 10000};
 	const char *ifname = NULL, *outfile = NULL, *tfile = NULL, *agent = NULL;
 	const char *certdir = NULL, *name = NULL, *cmd;
+	static char outbuf[OUT_BUF];
 	char ifbuf[IF_NAMESIZE] = "";
 	int c, verbose = 0, rc = 0, i;
 	sigset_t sigs;
@@ -779,7 +780,8 @@ int main(int argc, char **argv)
 	a.e = probe_engine_new(&eo);
 	if (!a.e)
 		return engine_error(ifname, errno);
-	setvbuf(a.out, NULL, _IOFBF, OUT_BUF);
+	/* glibc ignores the size without a buffer: give it one that outlives the stream */
+	setvbuf(a.out, outbuf, _IOFBF, OUT_BUF);
 	sched_set_idle(probe_engine_sched(a.e), on_idle, &a);
 
 	sigemptyset(&sigs);
@@ -815,6 +817,8 @@ int main(int argc, char **argv)
 	}
 	probe_engine_free(a.e);
 	if (a.out != stdout && fclose(a.out))
+		a.out_err = 1;
+	if (a.out == stdout && fflush(stdout))
 		a.out_err = 1;
 	if (a.out_err) {
 		fprintf(stderr, "rtrace-probe: writing results failed\n");
