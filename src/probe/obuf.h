@@ -16,9 +16,9 @@
 #define OBUF_SIZE 8192
 
 struct obuf {
-	FILE *f;	       /* where the record goes */
-	char *p;	       /* end of the text so far */
-	char buf[OBUF_SIZE];   /* the text */
+	FILE *f;	     /* where the record goes */
+	char *p;	     /* end of the text so far */
+	char buf[OBUF_SIZE]; /* the text */
 };
 
 static inline void ob_init(struct obuf *b, FILE *f)
@@ -63,15 +63,48 @@ static inline void ob_char(struct obuf *b, char c)
 	*b->p++ = c;
 }
 
+/* Decimal digits of v (1..20). */
+static inline unsigned int ob_ndigits(uint64_t v)
+{
+	unsigned int n = 1;
+
+	while (v >= 10000) {
+		v /= 10000;
+		n += 4;
+	}
+	return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
+/* "00".."99": two digits per division. */
+static const char ob_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233"
+	"34353637383940414243444546474849505152535455565758596061626364656667"
+	"6869707172737475767778798081828384858687888990919293949596979899";
+
 static inline void ob_u64(struct obuf *b, uint64_t v)
 {
-	char t[20], *q = t + sizeof(t);
+	unsigned int n = ob_ndigits(v), r;
+	char *q;
+	uint32_t w;
 
-	do {
-		*--q = '0' + v % 10;
-		v /= 10;
-	} while (v);
-	ob_mem(b, q, t + sizeof(t) - q);
+	ob_room(b, 20);
+	q = b->p + n;
+	b->p = q;
+	while (v >= (1ull << 32)) {
+		r = v % 100;
+		v /= 100;
+		q -= 2;
+		memcpy(q, ob_pairs + 2 * r, 2);
+	}
+	for (w = v; w >= 100; w /= 100) { /* 32-bit divisions are cheaper */
+		r = w % 100;
+		q -= 2;
+		memcpy(q, ob_pairs + 2 * r, 2);
+	}
+	if (w >= 10)
+		memcpy(q - 2, ob_pairs + 2 * w, 2);
+	else
+		q[-1] = '0' + w;
 }
 
 static inline void ob_i64(struct obuf *b, int64_t v)
