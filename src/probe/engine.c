@@ -51,8 +51,8 @@ struct timeval engine_walltime(struct probe_engine *e, uint64_t mono_ns)
 
 		clock_gettime(CLOCK_REALTIME, &r);
 		clock_gettime(CLOCK_MONOTONIC, &m);
-		e->wall_off_ns = ((int64_t)r.tv_sec - m.tv_sec) * 1000000000ll +
-				 (r.tv_nsec - m.tv_nsec);
+		e->wall_off_ns =
+			((int64_t)r.tv_sec - m.tv_sec) * 1000000000ll + (r.tv_nsec - m.tv_nsec);
 		e->wall_at_ns = mono_ns;
 	}
 	ns = mono_ns + e->wall_off_ns;
@@ -414,6 +414,7 @@ struct probe_engine *probe_engine_new(const struct probe_engine_opts *o)
 	}
 	sched_timer_init(&e->pump_tm, pump_cb, e);
 	sched_timer_init(&e->reap_tm, meas_reap_cb, e);
+	ptimeout_init(e);
 	err = sched_slots_init(&e->slots, o->slots ? o->slots : DEF_SLOTS, sizeof(struct pslot));
 	if (!err)
 		err = sched_timer_reserve(e->s, e->slots.nslots + 1024);
@@ -459,18 +460,7 @@ void probe_engine_free(struct probe_engine *e)
 		if (e->rc)
 			sched_del_fd(e->s, netinfo_rcache_fd(e->rc));
 	}
-	/* slot timers live in the slot table: take them off the heap (and the queues') */
-	if (e->slots.ents) {
-		uint32_t i;
-
-		for (i = 0; i < e->slots.nslots; i++) {
-			struct pslot *ps =
-				(struct pslot *)(e->slots.ents + (size_t)i * e->slots.entsize);
-
-			if (e->s && sched_timer_armed(&ps->timer))
-				sched_timer_cancel(e->s, &ps->timer);
-		}
-	}
+	/* the timeout queues' timers */
 	if (e->s)
 		ptimeout_stop(e);
 	rx_close(e->rx);

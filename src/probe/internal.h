@@ -23,33 +23,32 @@
 
 struct meas;
 
-/* One probe in flight: an entry of the slot table. */
+/* One probe in flight: an entry of the slot table (one cache line). */
 struct pslot {
-	struct sched_timer timer; /* probe timeout when not in a queue (first member) */
-	struct pslot *tnext;	  /* timeout queue links (timeouts.c) */
+	struct pslot *tnext; /* timeout queue links (timeouts.c) */
 	struct pslot *tprev;
-	uint64_t deadline_ns;	  /* timeout */
-	struct meas *m;		  /* owning measurement */
-	uint64_t tx_ns;		  /* written to the ring, CLOCK_MONOTONIC */
-	uint32_t id;		  /* slot id (index + generation) */
-	uint32_t aux;		  /* cookie.aux the probe carried */
-	uint32_t dst;		  /* probe destination, network order */
-	uint16_t ip_id;		  /* probe IP ID */
-	uint16_t seq;		  /* ping: probe number */
-	uint8_t ttl;		  /* probe TTL */
-	uint8_t attempt;	  /* trace: attempt, 1-based */
-	uint8_t proto;		  /* enum codec_proto */
-	uint8_t tq;		  /* 1 + timeout queue index, 0: heap timer or none */
+	uint64_t deadline_ns; /* timeout */
+	struct meas *m;	      /* owning measurement */
+	uint64_t tx_ns;	      /* written to the ring, CLOCK_MONOTONIC */
+	uint32_t id;	      /* slot id (index + generation) */
+	uint32_t aux;	      /* cookie.aux the probe carried */
+	uint32_t dst;	      /* probe destination, network order */
+	uint16_t ip_id;	      /* probe IP ID */
+	uint16_t seq;	      /* ping: probe number */
+	uint8_t ttl;	      /* probe TTL */
+	uint8_t attempt;      /* trace: attempt, 1-based */
+	uint8_t proto;	      /* enum codec_proto */
+	uint8_t tq;	      /* 1 + timeout queue index, 0: none */
 };
 
 /* Probes with one timeout value, by deadline (timeouts.c). */
 #define TQ_MAX 16
 struct ptqueue {
-	uint32_t wait_ms;	/* the timeout */
-	uint8_t used;		/* wait_ms is set */
-	struct pslot *head;	/* earliest deadline */
-	struct pslot *tail;	/* latest deadline */
-	struct sched_timer tm;	/* armed at or before head's deadline */
+	uint32_t wait_ms;      /* the timeout */
+	uint8_t used;	       /* wait_ms is set */
+	struct pslot *head;    /* earliest deadline */
+	struct pslot *tail;    /* latest deadline */
+	struct sched_timer tm; /* armed at or before head's deadline */
 };
 
 /* A frame template shared by the measurements whose probes differ only in
@@ -158,41 +157,41 @@ struct nh_ent {
 };
 
 struct probe_engine {
-	struct sched *s;	    /* event loop */
-	int own_sched;		    /* we made s */
-	int stop;		    /* probe_engine_stop() */
-	struct txring *tx;	    /* transmit ring */
-	struct rx *rx;		    /* receive path */
-	struct netinfo_if ifc;	    /* probing interface */
-	uint32_t src;		    /* our address */
-	uint16_t icmp_id;	    /* instance id */
-	uint16_t udp_sport;	    /* instance UDP port */
-	uint32_t secret;	    /* mixes cookie.aux */
-	int accept_spoofed;	    /* listen allowed */
-	struct sched_tb tb;	    /* global pacing */
-	struct sched_dstlim dl;	    /* per-destination pacing */
-	struct sched_slots slots;   /* probes in flight */
-	struct sched_timer pump_tm; /* runs pump() */
-	struct sched_timer reap_tm; /* runs reap() */
-	struct meas *rhead, *rtail; /* ready queue */
-	struct meas *dhead, *dtail; /* finished, done callback pending */
-	struct meas *all;	    /* every allocated measurement */
-	struct meas *mfree;	    /* freed ones kept for reuse (next links) */
-	unsigned int nmfree;	    /* how many */
-	struct meas *listeners;	    /* listen measurements */
-	struct tmpl_ent *tmpls;	    /* template cache */
-	struct netinfo_rcache *rc;  /* destination -> route (next hop) */
-	struct nh_ent nh[NH_CACHE]; /* next hop -> MAC */
-	unsigned int nnh;	    /* used entries of nh */
-	uint64_t next_id;	    /* measurement ids */
-	unsigned int active;	    /* measurements not finished */
-	int slot_wait;		    /* pump stalled on slots */
-	struct ptqueue tq[TQ_MAX];  /* probe timeouts by value */
-	unsigned int ntq;	    /* queues in use */
-	unsigned int tq_last;	    /* queue of the last probe */
-	int64_t wall_off_ns;	    /* CLOCK_REALTIME - CLOCK_MONOTONIC */
-	uint64_t wall_at_ns;	    /* when wall_off_ns was sampled */
-	struct probe_stats st;	    /* counters */
+	struct sched *s;	       /* event loop */
+	int own_sched;		       /* we made s */
+	int stop;		       /* probe_engine_stop() */
+	struct txring *tx;	       /* transmit ring */
+	struct rx *rx;		       /* receive path */
+	struct netinfo_if ifc;	       /* probing interface */
+	uint32_t src;		       /* our address */
+	uint16_t icmp_id;	       /* instance id */
+	uint16_t udp_sport;	       /* instance UDP port */
+	uint32_t secret;	       /* mixes cookie.aux */
+	int accept_spoofed;	       /* listen allowed */
+	struct sched_tb tb;	       /* global pacing */
+	struct sched_dstlim dl;	       /* per-destination pacing */
+	struct sched_slots slots;      /* probes in flight */
+	struct sched_timer pump_tm;    /* runs pump() */
+	struct sched_timer reap_tm;    /* runs reap() */
+	struct meas *rhead, *rtail;    /* ready queue */
+	struct meas *dhead, *dtail;    /* finished, done callback pending */
+	struct meas *all;	       /* every allocated measurement */
+	struct meas *mfree;	       /* freed ones kept for reuse (next links) */
+	unsigned int nmfree;	       /* how many */
+	struct meas *listeners;	       /* listen measurements */
+	struct tmpl_ent *tmpls;	       /* template cache */
+	struct netinfo_rcache *rc;     /* destination -> route (next hop) */
+	struct nh_ent nh[NH_CACHE];    /* next hop -> MAC */
+	unsigned int nnh;	       /* used entries of nh */
+	uint64_t next_id;	       /* measurement ids */
+	unsigned int active;	       /* measurements not finished */
+	int slot_wait;		       /* pump stalled on slots */
+	struct ptqueue tq[TQ_MAX + 1]; /* probe timeouts by value, + the sorted one */
+	unsigned int ntq;	       /* queues in use */
+	unsigned int tq_last;	       /* queue of the last probe */
+	int64_t wall_off_ns;	       /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	uint64_t wall_at_ns;	       /* when wall_off_ns was sampled */
+	struct probe_stats st;	       /* counters */
 };
 
 /* engine.c services for the measurement kinds. */
@@ -227,7 +226,8 @@ void engine_routes_changed(struct probe_engine *e);
 struct timeval engine_walltime(struct probe_engine *e, uint64_t mono_ns);
 /* ps timed out (timeouts.c calls it; the slot is off its queue). */
 void engine_slot_timeout(struct probe_engine *e, struct pslot *ps);
-/* timeouts.c: arm ps's timeout (tx_ns set), cancel it, stop every queue. */
+/* timeouts.c: set up, arm ps's timeout (tx_ns set), cancel it, stop every queue. */
+void ptimeout_init(struct probe_engine *e);
 void ptimeout_arm(struct probe_engine *e, struct pslot *ps, uint32_t wait_ms);
 void ptimeout_cancel(struct probe_engine *e, struct pslot *ps);
 void ptimeout_stop(struct probe_engine *e);

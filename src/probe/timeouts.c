@@ -8,7 +8,9 @@
  * the head that is left. A sweep of 65k probes then costs a handful of heap
  * operations instead of 65k inserts and removals. Timeout values beyond
  * TQ_MAX distinct ones at a time (or a probe stamped before the tail of its
- * queue) fall back to the slot's own heap timer.
+ * queue) go to one more queue kept sorted by deadline, inserted from the
+ * tail (rare, so the linear insert does not matter). No slot carries a
+ * timer of its own: a slot stays one cache line.
  */
 #include <stddef.h>
 
@@ -34,12 +36,6 @@ static void tq_fire(struct sched *s, struct sched_timer *t, void *ctx)
 		sched_timer_arm(s, &q->tm, q->head->deadline_ns);
 }
 
-static void heap_fire(struct sched *s, struct sched_timer *t, void *ctx)
-{
-	(void)s;
-	engine_slot_timeout(ctx, (struct pslot *)t); /* the timer is the first member */
-}
-
 /* The queue for wait_ms: the last one used, an existing one, an empty one, or a new one. */
 static struct ptqueue *tq_for(struct probe_engine *e, uint32_t wait_ms)
 {
@@ -59,7 +55,6 @@ static struct ptqueue *tq_for(struct probe_engine *e, uint32_t wait_ms)
 		q = empty;
 	} else if (e->ntq < TQ_MAX) {
 		q = &e->tq[e->ntq++];
-		sched_timer_init(&q->tm, tq_fire, e);
 	} else {
 		return NULL;
 	}
@@ -70,37 +65,43 @@ found:
 	return q;
 }
 
+/* Link ps into q after @after (NULL: at the head). */
+static void tq_link(struct ptqueue *q, struct pslot *after, struct pslot *ps)
+{
+	ps->tprev = after;
+	ps->tnext = after ? after->tnext : q->head;
+	if (ps->tnext)
+		ps->tnext->tprev = ps;
+	else
+		q->tail = ps;
+	if (after)
+		after->tnext = ps;
+	else
+		q->head = ps;
+}
+
 void ptimeout_arm(struct probe_engine *e, struct pslot *ps, uint32_t wait_ms)
 {
 	struct ptqueue *q = tq_for(e, wait_ms);
+	struct pslot *after;
 
 	ps->deadline_ns = ps->tx_ns + wait_ms * 1000000ull;
-	if (!q || (q->tail && q->tail->deadline_ns > ps->deadline_ns)) {
-		ps->tq = 0;
-		sched_timer_init(&ps->timer, heap_fire, e);
-		sched_timer_arm(e->s, &ps->timer, ps->deadline_ns);
-		return;
-	}
+	if (!q || (q->tail && q->tail->deadline_ns > ps->deadline_ns))
+		q = &e->tq[TQ_MAX]; /* the sorted queue */
+	for (after = q->tail; after && after->deadline_ns > ps->deadline_ns; after = after->tprev)
+		;
+	tq_link(q, after, ps);
 	ps->tq = q - e->tq + 1;
-	ps->tnext = NULL;
-	ps->tprev = q->tail;
-	if (q->tail)
-		q->tail->tnext = ps;
-	else
-		q->head = ps;
-	q->tail = ps;
-	if (!sched_timer_armed(&q->tm))
-		sched_timer_arm(e->s, &q->tm, ps->deadline_ns);
+	if (!sched_timer_armed(&q->tm) || q->tm.when_ns > q->head->deadline_ns)
+		sched_timer_arm(e->s, &q->tm, q->head->deadline_ns);
 }
 
 void ptimeout_cancel(struct probe_engine *e, struct pslot *ps)
 {
 	struct ptqueue *q;
 
-	if (!ps->tq) {
-		sched_timer_cancel(e->s, &ps->timer);
+	if (!ps->tq)
 		return;
-	}
 	q = &e->tq[ps->tq - 1];
 	if (ps->tprev)
 		ps->tprev->tnext = ps->tnext;
@@ -113,11 +114,19 @@ void ptimeout_cancel(struct probe_engine *e, struct pslot *ps)
 	ps->tq = 0;
 }
 
+void ptimeout_init(struct probe_engine *e)
+{
+	unsigned int i;
+
+	for (i = 0; i <= TQ_MAX; i++)
+		sched_timer_init(&e->tq[i].tm, tq_fire, e);
+}
+
 void ptimeout_stop(struct probe_engine *e)
 {
 	unsigned int i;
 
-	for (i = 0; i < e->ntq; i++) {
+	for (i = 0; i <= TQ_MAX; i++) {
 		sched_timer_cancel(e->s, &e->tq[i].tm);
 		e->tq[i].head = e->tq[i].tail = NULL;
 	}
