@@ -43,6 +43,15 @@ int output_ping_text(FILE *f, const struct probe_ping_result *p);
 int output_trace_json(FILE *f, const struct probe_trace_result *t);
 int output_trace_text(FILE *f, const struct probe_trace_result *t);
 
+/*
+ * Read one JSON ping or trace record (what output_result() prints with
+ * OUTPUT_JSON, e.g. a RESULT an agent sent) back into *r: the fields the
+ * printers use, RTTs to the microsecond. Allocates replies/hops: free with
+ * output_parsed_free(). 0, -EBADMSG (not a ping/trace object), -ENOMEM.
+ */
+int output_parse_json(const char *text, size_t len, struct probe_result *r);
+void output_parsed_free(struct probe_result *r);
+
 /* Milliseconds with three decimals from ns, as scamper prints RTTs ("0.052"). */
 void output_fmt_ms(char *buf, size_t len, uint64_t ns);
 

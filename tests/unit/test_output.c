@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,4 +344,70 @@ Test(output, fmt_ms_rounding)
 	cr_expect_str_eq(b, "0.053");
 	output_fmt_ms(b, sizeof(b), 1234567890);
 	cr_expect_str_eq(b, "1234.568");
+}
+
+/* JSON -> result -> JSON gives the same line, so text printed from a parsed record is the same. */
+static void roundtrip(const struct probe_result *r)
+{
+	struct probe_result back;
+	char *json = NULL, *again = NULL, *text = NULL, *text2 = NULL;
+
+	CAPTURE(json, output_result(f, r, OUTPUT_JSON));
+	cr_assert_eq(output_parse_json(json, strlen(json) - 1, &back), 0);
+	cr_assert_eq(back.kind, r->kind);
+	CAPTURE(again, output_result(f, &back, OUTPUT_JSON));
+	if (r->kind == PROBE_TRACE) { /* ftime is local time: compare from the hops on */
+		cr_assert_str_eq(strstr(again, "\"hop_count\""), strstr(json, "\"hop_count\""));
+	} else {
+		cr_assert_str_eq(again, json);
+	}
+	CAPTURE(text, output_result(f, r, OUTPUT_TEXT));
+	CAPTURE(text2, output_result(f, &back, OUTPUT_TEXT));
+	cr_assert_str_eq(text2, text);
+	output_parsed_free(&back);
+	free(json);
+	free(again);
+	free(text);
+	free(text2);
+}
+
+Test(output, json_read_back)
+{
+	struct probe_ping_reply rep[3] = {rr_reply(0, 52), rr_reply(1, 69), rr_reply(1, 70)};
+	struct probe_result r = {.kind = PROBE_PING};
+	struct probe_trace_hop h[2];
+	struct probe_result none;
+
+	r.ping.src = ip("10.0.1.2");
+	r.ping.dst = ip("10.0.2.2");
+	r.ping.start = (struct timeval){1796313092, 2486};
+	r.ping.ping_sent = r.ping.count = 3;
+	r.ping.probe_size = 124;
+	r.ping.ttl = 64;
+	r.ping.opt = PROBE_OPT_RR;
+	r.ping.wait_ms = 2000;
+	r.ping.interval_ms = 1000;
+	r.ping.nreplies = 3;
+	r.ping.replies = rep;
+	roundtrip(&r);
+	rep[2].flags = RTRACE_F_TS;
+	rep[2].ts.flags = 1;
+	rep[2].ts.count = 2;
+	rep[2].ts.addr[0] = ip("10.0.0.1");
+	rep[2].ts.stamp[0] = 123;
+	rep[2].ts.addr[1] = ip("10.0.0.2");
+	rep[2].ts.stamp[1] = 456;
+	r.ping.opt = PROBE_OPT_TSANDADDR;
+	r.ping.spoofed = 1;
+	roundtrip(&r);
+
+	r.kind = PROBE_TRACE;
+	r.trace = trace2(h);
+	roundtrip(&r);
+	r.trace.method = PROBE_TRACE_UDP_PARIS;
+	r.trace.stop_reason = PROBE_STOP_UNREACH;
+	roundtrip(&r);
+
+	cr_expect_eq(output_parse_json("{\"type\":\"x\"}", 12, &none), -EBADMSG);
+	cr_expect_eq(output_parse_json("[1,2", 4, &none), -EBADMSG);
 }
