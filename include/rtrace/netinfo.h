@@ -66,6 +66,13 @@ int netinfo_if_addr(int ifindex, uint32_t *addr);
 int netinfo_route_get(uint32_t dst, int oif, struct netinfo_route *r);
 
 /*
+ * The interface the kernel routes @dst through: its name into @ifname
+ * (IF_NAMESIZE bytes) and the route's preferred source into *src (0 if none).
+ * 0 or -errno (-ENETUNREACH: no route).
+ */
+int netinfo_route_iface(uint32_t dst, char *ifname, uint32_t *src);
+
+/*
  * Look up @addr in the neighbour table of @ifindex. Returns 0 and the MAC
  * in @mac if the entry is usable (REACHABLE, STALE, DELAY, PROBE, PERMANENT,
  * NOARP), -ENOENT if there is no usable entry (absent, INCOMPLETE, FAILED).

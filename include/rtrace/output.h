@@ -44,6 +44,31 @@ int output_trace_json(FILE *f, const struct probe_trace_result *t);
 int output_trace_text(FILE *f, const struct probe_trace_result *t);
 
 /*
+ * A stream of many records (a sweep prints one per target): records go into
+ * a large stdio buffer with output_write() and are flushed only at record
+ * boundaries, when the buffer is half full or OUTPUT_FLUSH_NS passed since
+ * the last flush (the clock is read every 64 records), and whenever the
+ * caller calls output_stream_flush() (e.g. before its loop waits), so a
+ * reader never sees a partial line and never waits long for a whole one.
+ */
+#define OUTPUT_FLUSH_NS 100000000ull
+
+struct output_stream {
+	FILE *f;	     /* the stream */
+	size_t bufsize;	     /* its buffer (larger than any record) */
+	uint64_t flushed_ns; /* CLOCK_MONOTONIC of the last flush */
+	unsigned int n;	     /* records written */
+	int err;	     /* a write failed */
+};
+
+/* Give f the buffer buf of size bytes (it must outlive f: static or freed after fclose). */
+void output_stream_init(struct output_stream *s, FILE *f, char *buf, size_t size);
+/* Print one result into the stream (flushing by the rules above). 0 or -EIO. */
+int output_stream_put(struct output_stream *s, const struct probe_result *r, enum output_fmt fmt);
+/* Write out everything buffered. 0 or -EIO. */
+int output_stream_flush(struct output_stream *s);
+
+/*
  * Read one JSON ping or trace record (what output_result() prints with
  * OUTPUT_JSON, e.g. a RESULT an agent sent) back into *r: the fields the
  * printers use, RTTs to the microsecond. Allocates replies/hops: free with

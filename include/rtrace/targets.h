@@ -39,6 +39,8 @@ int targets_add_line(struct targets *t, const char *line);
  * a read error or -ENOMEM.
  */
 int targets_read(struct targets *t, FILE *f, const char *name, size_t *nbad);
+/* targets_read() of the file at path ("-": stdin). 0, or -errno (open/read error). */
+int targets_load(struct targets *t, const char *path, size_t *nbad);
 
 /* Append one address (network order). 0 or -ENOMEM. */
 int targets_add(struct targets *t, uint32_t addr);

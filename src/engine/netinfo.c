@@ -268,6 +268,22 @@ int netinfo_route_get(uint32_t dst, int oif, struct netinfo_route *r)
 	return 0;
 }
 
+int netinfo_route_iface(uint32_t dst, char *ifname, uint32_t *src)
+{
+	struct netinfo_route r;
+	struct netinfo_if ifc;
+	int err = netinfo_route_get(dst, 0, &r);
+
+	if (err)
+		return err;
+	err = netinfo_if_by_index(r.oif, &ifc);
+	if (err)
+		return err;
+	snprintf(ifname, IF_NAMESIZE, "%s", ifc.name);
+	*src = r.prefsrc;
+	return 0;
+}
+
 struct neigh_arg {
 	uint8_t mac[NETINFO_ALEN];
 	uint16_t state; /* NUD_* of the entry, 0 if none */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <string.h>
 #include <time.h>
 
@@ -34,6 +35,14 @@ void output_fmt_ms(char *buf, size_t len, uint64_t ns)
 	uint64_t us = (ns + 500) / 1000;
 
 	snprintf(buf, len, "%" PRIu64 ".%03" PRIu64, us / 1000, us % 1000);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 static int done(FILE *f)
@@ -475,6 +484,33 @@ int output_write(FILE *f, const struct probe_result *r, enum output_fmt fmt)
 		break;
 	}
 	return ferror(f) ? -EIO : 0;
+}
+
+void output_stream_init(struct output_stream *s, FILE *f, char *buf, size_t size)
+{
+	memset(s, 0, sizeof(*s));
+	s->f = f;
+	s->bufsize = size;
+	setvbuf(f, buf, _IOFBF, size); /* glibc ignores the size without a buffer */
+	s->flushed_ns = now_ns();
+}
+
+int output_stream_flush(struct output_stream *s)
+{
+	if (__fpending(s->f) && fflush(s->f))
+		s->err = 1;
+	s->flushed_ns = now_ns();
+	return s->err ? -EIO : 0;
+}
+
+int output_stream_put(struct output_stream *s, const struct probe_result *r, enum output_fmt fmt)
+{
+	if (output_write(s->f, r, fmt))
+		s->err = 1;
+	if (__fpending(s->f) > s->bufsize / 2 ||
+	    (!(++s->n & 63) && now_ns() - s->flushed_ns > OUTPUT_FLUSH_NS))
+		output_stream_flush(s);
+	return s->err ? -EIO : 0;
 }
 
 int output_result(FILE *f, const struct probe_result *r, enum output_fmt fmt)

@@ -124,3 +124,16 @@ void targets_free(struct targets *t)
 	free(t->addr);
 	memset(t, 0, sizeof(*t));
 }
+
+int targets_load(struct targets *t, const char *path, size_t *nbad)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	int err;
+
+	if (!f)
+		return -errno;
+	err = targets_read(t, f, path, nbad);
+	if (f != stdin)
+		fclose(f);
+	return err;
+}

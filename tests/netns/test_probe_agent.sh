@@ -8,7 +8,8 @@
 #  3. a spoofed ping (-S SRC) through the agent is seen by `rtrace-probe
 #     listen` at src with our request id;
 #  4. a refused request (blocklisted target) is reported with the agent's
-#     reason and exit status 1; a wrong CA fails with a TLS message.
+#     reason and exit status 1; a wrong CA fails with a TLS message;
+#  5. without -j, ping and trace results from the agent print as text.
 set -u
 . "$(dirname "$0")/lib.sh"
 tb_need_root
@@ -45,6 +46,14 @@ assert all(len(r["RR"]) >= 2 for r in o["responses"]), o
 print("ping via agent: ok, RR", o["responses"][0]["RR"])
 EOF
 
+# 2b. without -j the agent's results are printed as text (ping- and traceroute-like)
+tb_exec src "$PROBE" "${A[@]}" ping -R -c 2 "$D1" >"$T/ping.txt" || fail "ping via agent (text)"
+grep -q "^ping $VP to $D1: 124 byte packets" "$T/ping.txt" &&
+	[ "$(grep -c "bytes from $D1, seq=" "$T/ping.txt")" = 2 ] &&
+	grep -q "^ RR: " "$T/ping.txt" &&
+	grep -q "2 packets transmitted, 2 packets received, 0% packet loss" "$T/ping.txt" ||
+	{ cat "$T/ping.txt"; fail "ping via agent: text output"; }
+
 # 3. spoofed through the agent, seen by listen at src
 ip netns exec "$(tb_ns src)" "$PROBE" -v -j -i eth0 listen -t 20 >"$T/listen" 2>"$T/listen.err" &
 L=$!
@@ -65,8 +74,12 @@ tb_exec src "$PROBE" -a "$VP:7777" -c "$T/foreign" -n alice ping -c 1 "$D1" >/de
 	fail "foreign CA accepted"
 grep -qi "tls\|certificate\|handshake" "$T/err" || { cat "$T/err"; fail "foreign CA: no TLS message"; }
 
+tb_exec src "$PROBE" "${A[@]}" trace -W 1 "$SRC" >"$T/trace.txt" || fail "trace via agent (text)"
+head -n 1 "$T/trace.txt" | grep -q "^traceroute from $VP to $SRC (icmp-echo-paris)" &&
+	grep -q " $SRC  [0-9.]* ms" "$T/trace.txt" || { cat "$T/trace.txt"; fail "trace via agent: text"; }
+
 # 1. trace from the agent vs a local trace at vp1 (after the agent let go of eth0)
-tb_exec src "$PROBE" "${A[@]}" trace -W 1 "$SRC" >"$T/trace.agent" 2>"$T/err" ||
+tb_exec src "$PROBE" "${A[@]}" -j trace -W 1 "$SRC" >"$T/trace.agent" 2>"$T/err" ||
 	{ cat "$T/err"; fail "trace via agent"; }
 kill $AGENT
 wait $AGENT 2>/dev/null
