@@ -117,6 +117,30 @@ static inline void ob_i64(struct obuf *b, int64_t v)
 	}
 }
 
+/*
+ * Seconds of a timestamp: the records of a sweep carry the same few values
+ * over and over, so the text of the last one is kept (per thread).
+ */
+static inline void ob_sec(struct obuf *b, int64_t sec)
+{
+	static __thread int64_t last = -1;
+	static __thread char text[24];
+	static __thread unsigned int len;
+
+	char *start;
+
+	if (sec == last) {
+		ob_mem(b, text, len);
+		return;
+	}
+	ob_room(b, sizeof(text)); /* ob_i64 needs at most 21: it will not spill */
+	start = b->p;
+	ob_i64(b, sec);
+	len = b->p - start;
+	memcpy(text, start, len);
+	last = sec;
+}
+
 /* An IPv4 address (network order) in dotted quad. */
 static inline void ob_ip(struct obuf *b, uint32_t a)
 {

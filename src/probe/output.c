@@ -99,7 +99,7 @@ static void json_rr_ts(struct obuf *b, const struct probe_ping_reply *p)
 #define JSON_TV(b, name, tv)                                                                       \
 	do {                                                                                       \
 		OB_LIT(b, ", " name "{\"sec\":");                                                  \
-		ob_i64(b, (tv)->tv_sec);                                                           \
+		ob_sec(b, (tv)->tv_sec);                                                           \
 		OB_LIT(b, ", \"usec\":");                                                          \
 		ob_i64(b, (tv)->tv_usec);                                                          \
 		ob_char(b, '}');                                                                   \
@@ -175,7 +175,7 @@ static void ping_json(FILE *f, const struct probe_ping_result *p)
 	OB_LIT(&b, ", \"dst\":");
 	ob_qip(&b, p->dst);
 	OB_LIT(&b, ", \"start\":{\"sec\":");
-	ob_i64(&b, p->start.tv_sec);
+	ob_sec(&b, p->start.tv_sec);
 	OB_LIT(&b, ",\"usec\":");
 	ob_i64(&b, p->start.tv_usec);
 	OB_LIT(&b, "}, \"ping_sent\":");
