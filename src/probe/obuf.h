@@ -81,7 +81,7 @@ static const char ob_pairs[201] =
 	"34353637383940414243444546474849505152535455565758596061626364656667"
 	"6869707172737475767778798081828384858687888990919293949596979899";
 
-static inline void ob_u64(struct obuf *b, uint64_t v)
+static __attribute__((noinline)) void ob_u64_big(struct obuf *b, uint64_t v)
 {
 	unsigned int n = ob_ndigits(v), r;
 	char *q;
@@ -105,6 +105,22 @@ static inline void ob_u64(struct obuf *b, uint64_t v)
 		memcpy(q - 2, ob_pairs + 2 * w, 2);
 	else
 		q[-1] = '0' + w;
+}
+
+/* Most numbers of a record are below 100 (seq, TTLs, ICMP type and code): inline. */
+static inline void ob_u64(struct obuf *b, uint64_t v)
+{
+	if (v >= 100) {
+		ob_u64_big(b, v);
+		return;
+	}
+	ob_room(b, 2);
+	if (v < 10) {
+		*b->p++ = '0' + v;
+	} else {
+		memcpy(b->p, ob_pairs + 2 * v, 2);
+		b->p += 2;
+	}
 }
 
 static inline void ob_i64(struct obuf *b, int64_t v)
@@ -145,20 +161,27 @@ static inline void ob_sec(struct obuf *b, int64_t sec)
 static inline void ob_ip(struct obuf *b, uint32_t a)
 {
 	const uint8_t *o = (const uint8_t *)&a;
+	char *p;
 	int i;
 
-	ob_room(b, 15);
+	ob_room(b, 16);
+	p = b->p;
 	for (i = 0; i < 4; i++) {
 		unsigned int v = o[i];
 
-		if (i)
-			*b->p++ = '.';
-		if (v >= 100)
-			*b->p++ = '0' + v / 100;
-		if (v >= 10)
-			*b->p++ = '0' + v / 10 % 10;
-		*b->p++ = '0' + v % 10;
+		if (v >= 100) {
+			*p++ = '0' + v / 100;
+			memcpy(p, ob_pairs + 2 * (v % 100), 2);
+			p += 2;
+		} else if (v >= 10) {
+			memcpy(p, ob_pairs + 2 * v, 2);
+			p += 2;
+		} else {
+			*p++ = '0' + v;
+		}
+		*p++ = '.';
 	}
+	b->p = p - 1; /* no dot after the last byte */
 }
 
 /* "A.B.C.D" with the quotes. */
