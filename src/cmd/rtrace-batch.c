@@ -18,12 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/epoll.h>
 #include <sys/signalfd.h>
 
 #include "rtrace/batch.h"
+#include "rtrace/cli.h"
 #include "rtrace/log.h"
-#include "rtrace/netinfo.h"
 #include "rtrace/revtr.h"
 #include "rtrace/revtr_backend.h"
 #include "rtrace/sched.h"
@@ -71,28 +70,6 @@ static const char usage_text[] =
 	"Status on stderr once a second: done/total, reverse traces/s, probes/s, ETA, share\n"
 	"reaching this host. Needs root (raw probes and the XDP receive path).\n"
 	"Exit status: 0 done, 1 error, 2 usage, 130/143 interrupted (--resume continues).\n";
-
-static void usage_exit(const char *msg)
-{
-	if (msg)
-		fprintf(stderr, "rtrace-batch: %s\n", msg);
-	fprintf(stderr, "%s", usage_text);
-	exit(2);
-}
-
-static double parse_num(const char *s, double lo, double hi, const char *what)
-{
-	char *end, msg[160];
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || v < lo || v > hi) {
-		snprintf(msg, sizeof(msg), "%s: '%s' is not a number in [%g, %g]", what, s, lo, hi);
-		usage_exit(msg);
-	}
-	return v;
-}
 
 /* Everything the loop and the callbacks share. */
 struct app {
@@ -229,58 +206,29 @@ static void on_signal(struct sched *s, int fd, uint32_t events, void *ctx)
 			(double)a->drain_ns / 1e9);
 }
 
-/* Interface, source address and first-hop router of the route to dst. */
-static int route_of(uint32_t dst, char *ifname, uint32_t *src, uint32_t *gw)
-{
-	struct netinfo_route r;
-	struct netinfo_if ifc;
-	int err = netinfo_route_get(dst, 0, &r);
-
-	if (err)
-		return err;
-	if (r.type != 1 /* RTN_UNICAST */)
-		return r.type == 2 /* RTN_LOCAL */ ? -EADDRNOTAVAIL : -ENETUNREACH;
-	err = netinfo_if_by_index(r.oif, &ifc);
-	if (err)
-		return err;
-	snprintf(ifname, IF_NAMESIZE, "%s", ifc.name);
-	*src = r.prefsrc;
-	*gw = r.gateway;
-	return 0;
-}
-
 /* ---- options, blocklist, output, summary --------------------------------------------- */
 
 struct opts {
-	struct rtb_opts bo;    /* backend: interface, rate, agents, certificates */
-	struct revtr_cfg rcfg; /* technique flags, budget */
-	const char *agents[REVTR_MAX_AGENTS];
+	struct cli_revtr c;	 /* interface, agents, certificates, rate, techniques */
 	const char *allow[256];	 /* --allow */
 	const char *blfiles[16]; /* --blocklist */
 	size_t nallow, nbl;
-	const char *ifname, *targets, *out;
+	const char *targets, *out;
 	unsigned window, retries;
 	uint64_t p24_rate;
 	double drain_s;
-	int resume, quiet, verbose;
+	int resume, quiet;
 };
 
 enum {
-	O_RESUME = 256,
+	O_RESUME = CLI_O_FIRST_FREE,
 	O_ALLOW,
 	O_BLOCK,
 	O_DSTPPS,
 	O_P24,
 	O_RETRIES,
 	O_DRAIN,
-	O_WAIT,
-	O_NOSPOOF,
-	O_NOTS,
-	O_NOATLAS,
-	O_NOSYM,
-	O_NOAGENT,
-	O_NOCACHE,
-	O_MAXPROBES
+	O_WAIT
 };
 
 static void parse_opts(struct opts *o, int argc, char **argv)
@@ -295,123 +243,75 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 		{"retries", required_argument, NULL, O_RETRIES},
 		{"drain", required_argument, NULL, O_DRAIN},
 		{"wait", required_argument, NULL, O_WAIT},
-		{"no-spoof", no_argument, NULL, O_NOSPOOF},
-		{"no-ts", no_argument, NULL, O_NOTS},
-		{"no-atlas", no_argument, NULL, O_NOATLAS},
-		{"no-sym", no_argument, NULL, O_NOSYM},
-		{"no-agent", no_argument, NULL, O_NOAGENT},
-		{"no-cache", no_argument, NULL, O_NOCACHE},
-		{"max-probes", required_argument, NULL, O_MAXPROBES},
+		CLI_REVTR_LONGOPTS,
+		CLI_REVTR_NOCACHE,
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	revtr_cfg_init(&o->rcfg);
-	o->bo.pps = 10000;
-	o->bo.dst_pps = 100;
+	cli_init("rtrace-batch", usage_text);
+	cli_revtr_init(&o->c);
+	o->c.bo.pps = 10000;
+	o->c.bo.dst_pps = 100;
 	o->window = 256;
 	o->retries = 1;
 	o->drain_s = 2;
-	o->bo.agents = o->agents;
-	while ((c = getopt_long(argc, argv, "i:a:c:n:f:o:r:w:qvh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_REVTR_SHORTOPTS "f:o:w:qh", lopts, NULL)) != -1) {
+		if (cli_revtr_opt(&o->c, c, optarg))
+			continue;
 		switch (c) {
-		case 'i':
-			o->ifname = optarg;
-			break;
-		case 'a':
-			if (o->bo.nagents == REVTR_MAX_AGENTS)
-				usage_exit("-a: at most 64 agents");
-			o->agents[o->bo.nagents++] = optarg;
-			break;
-		case 'c':
-			o->bo.certdir = optarg;
-			break;
-		case 'n':
-			o->bo.name = optarg;
-			break;
 		case 'f':
 			o->targets = optarg;
 			break;
 		case 'o':
 			o->out = optarg;
 			break;
-		case 'r':
-			o->bo.pps = (uint64_t)parse_num(optarg, 1, 1e9, "-r");
-			break;
 		case 'w':
-			o->window = (unsigned)parse_num(optarg, 1, 65536, "-w");
+			o->window = (unsigned)cli_num(optarg, 1, 65536, "-w");
 			break;
 		case 'q':
 			o->quiet = 1;
 			break;
-		case 'v':
-			o->verbose++;
-			break;
 		case 'h':
-			printf("%s", usage_text);
-			exit(0);
+			cli_help_exit();
 		case O_RESUME:
 			o->resume = 1;
 			break;
 		case O_ALLOW:
 			if (o->nallow == sizeof(o->allow) / sizeof(o->allow[0]))
-				usage_exit("--allow: too many");
+				cli_usage_exit("--allow: too many");
 			o->allow[o->nallow++] = optarg;
 			break;
 		case O_BLOCK:
 			if (o->nbl == sizeof(o->blfiles) / sizeof(o->blfiles[0]))
-				usage_exit("--blocklist: too many");
+				cli_usage_exit("--blocklist: too many");
 			o->blfiles[o->nbl++] = optarg;
 			break;
 		case O_DSTPPS:
-			o->bo.dst_pps = (uint64_t)parse_num(optarg, 0, 1e9, "--dst-pps");
+			o->c.bo.dst_pps = (uint64_t)cli_num(optarg, 0, 1e9, "--dst-pps");
 			break;
 		case O_P24:
-			o->p24_rate = (uint64_t)parse_num(optarg, 0, 1e9, "--p24-rate");
+			o->p24_rate = (uint64_t)cli_num(optarg, 0, 1e9, "--p24-rate");
 			break;
 		case O_RETRIES:
-			o->retries = (unsigned)parse_num(optarg, 0, 100, "--retries");
+			o->retries = (unsigned)cli_num(optarg, 0, 100, "--retries");
 			break;
 		case O_DRAIN:
-			o->drain_s = parse_num(optarg, 0, 3600, "--drain");
+			o->drain_s = cli_num(optarg, 0, 3600, "--drain");
 			break;
 		case O_WAIT:
-			o->bo.ping_wait_ms =
-				(uint32_t)(parse_num(optarg, 0.01, 60, "--wait") * 1000);
-			break;
-		case O_NOSPOOF:
-			o->rcfg.flags |= REVTR_NO_SPOOF;
-			break;
-		case O_NOTS:
-			o->rcfg.flags |= REVTR_NO_TS;
-			break;
-		case O_NOATLAS:
-			o->rcfg.flags |= REVTR_NO_ATLAS;
-			break;
-		case O_NOSYM:
-			o->rcfg.flags |= REVTR_NO_SYM;
-			break;
-		case O_NOAGENT:
-			o->rcfg.flags |= REVTR_NO_AGENT;
-			break;
-		case O_NOCACHE:
-			o->rcfg.flags |= REVTR_NO_CACHE;
-			break;
-		case O_MAXPROBES:
-			o->rcfg.max_probes = (unsigned)parse_num(optarg, 0, 1e9, "--max-probes");
+			o->c.bo.ping_wait_ms = (uint32_t)(cli_num(optarg, 0.01, 60, "--wait") * 1000);
 			break;
 		default:
-			usage_exit(NULL);
+			cli_usage_exit(NULL);
 		}
 	}
 	if (optind != argc)
-		usage_exit("unexpected argument (targets come from -f FILE)");
+		cli_usage_exit("unexpected argument (targets come from -f FILE)");
 	if (!o->targets || !o->out)
-		usage_exit("-f TARGETS and -o OUT are required");
-	if (o->bo.nagents && (!o->bo.certdir || !o->bo.name))
-		usage_exit(
-			"-a AGENT needs -c CERTDIR and -n NAME (tools/rtrace-keygen makes them)");
+		cli_usage_exit("-f TARGETS and -o OUT are required");
+	cli_revtr_check(&o->c);
 }
 
 /* Agents that are not usable, and why. */
@@ -462,11 +362,10 @@ int main(int argc, char **argv)
 	char ifbuf[IF_NAMESIZE] = "", err[512];
 	uint32_t src = 0, gw = 0;
 	int rc = 1, r, sfd = -1;
-	sigset_t sigs;
 	FILE *f;
 
 	parse_opts(&o, argc, argv);
-	rt_log_set_level(o.verbose > 1 ? RT_LOG_DEBUG : o.verbose ? RT_LOG_INFO : RT_LOG_WARN);
+	cli_log_level(o.c.verbose, false);
 	rt_log_set_prefix("rtrace-batch", 0);
 	A.quiet = o.quiet;
 	A.tty = isatty(2);
@@ -512,8 +411,8 @@ int main(int argc, char **argv)
 	}
 
 	if (t.n) {
-		r = route_of(t.addr[0], ifbuf, &src, &gw);
-		if (r && !o.ifname) {
+		r = cli_route_of(t.addr[0], ifbuf, &src, &gw);
+		if (r && !o.c.ifname) {
 			char a[16];
 
 			inet_ntop(AF_INET, &t.addr[0], a, sizeof(a));
@@ -521,11 +420,11 @@ int main(int argc, char **argv)
 				r == -EADDRNOTAVAIL ? "is an address of this host" : "no route");
 			goto out;
 		}
-		if (o.ifname && strcmp(o.ifname, ifbuf))
+		if (o.c.ifname && strcmp(o.c.ifname, ifbuf))
 			gw = 0, src = 0;
-		o.bo.ifname = o.ifname ? o.ifname : ifbuf;
-		o.bo.src = src;
-		A.rtb = rtb_new(&o.bo, err, sizeof(err));
+		o.c.bo.ifname = o.c.ifname ? o.c.ifname : ifbuf;
+		o.c.bo.src = src;
+		A.rtb = rtb_new(&o.c.bo, err, sizeof(err));
 		if (!A.rtb) {
 			fprintf(stderr, "rtrace-batch: %s\n", err);
 			goto out;
@@ -534,13 +433,13 @@ int main(int argc, char **argv)
 		if (!kb)
 			goto out;
 		memset(&bc, 0, sizeof(bc));
-		bc.rcfg = o.rcfg;
+		bc.rcfg = o.c.rcfg;
 		bc.rcfg.client = rtb_client(A.rtb);
 		bc.rcfg.client_gw = gw;
 		bc.rcfg.kb = kb;
 		bc.rcfg.agents = ra;
 		bc.rcfg.nagents = rtb_agents(A.rtb, ra, REVTR_MAX_AGENTS);
-		if (o.bo.nagents && bc.rcfg.nagents < o.bo.nagents)
+		if (o.c.bo.nagents && bc.rcfg.nagents < o.c.bo.nagents)
 			report_agents(A.rtb, bc.rcfg.nagents);
 		bc.be.start = be_start;
 		bc.be.cancel = be_cancel;
@@ -556,13 +455,10 @@ int main(int argc, char **argv)
 		if (!A.bt)
 			goto out;
 
-		sigemptyset(&sigs);
-		sigaddset(&sigs, SIGINT);
-		sigaddset(&sigs, SIGTERM);
-		sigprocmask(SIG_BLOCK, &sigs, NULL);
-		sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-		if (sfd < 0 || sched_add_fd(rtb_sched(A.rtb), sfd, EPOLLIN, on_signal, &A)) {
-			fprintf(stderr, "rtrace-batch: signalfd: %s\n", strerror(errno));
+		sfd = cli_signalfd(rtb_sched(A.rtb), (const int[]){SIGINT, SIGTERM, 0}, on_signal,
+				   &A);
+		if (sfd < 0) {
+			fprintf(stderr, "rtrace-batch: signalfd: %s\n", strerror(-sfd));
 			goto out;
 		}
 		sched_timer_init(&A.tick, on_tick, &A);

@@ -17,11 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/epoll.h>
 #include <sys/signalfd.h>
 
+#include "rtrace/cli.h"
 #include "rtrace/log.h"
-#include "rtrace/netinfo.h"
 #include "rtrace/revtr.h"
 #include "rtrace/revtr_backend.h"
 #include "rtrace/sched.h"
@@ -59,28 +58,6 @@ static const char usage_text[] =
 	"Needs root (raw probes and the XDP receive path).\n"
 	"Exit status: 0 the path reaches us, 3 the trace FAILED (the partial path and\n"
 	"fail_reason are printed), 1 could not run, 2 usage error.\n";
-
-static void usage_exit(const char *msg)
-{
-	if (msg)
-		fprintf(stderr, "rtrace: %s\n", msg);
-	fprintf(stderr, "%s", usage_text);
-	exit(2);
-}
-
-static double parse_num(const char *s, double lo, double hi, const char *what)
-{
-	char *end, msg[160];
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || v < lo || v > hi) {
-		snprintf(msg, sizeof(msg), "%s: '%s' is not a number in [%g, %g]", what, s, lo, hi);
-		usage_exit(msg);
-	}
-	return v;
-}
 
 struct app {
 	int done;
@@ -146,26 +123,6 @@ static int print_report(const struct revtr_report *r, int json, const struct rtb
 	return fflush(stdout) ? -EIO : 0;
 }
 
-/* Interface, source address and first-hop router of the route to dst. */
-static int route_of(uint32_t dst, char *ifname, uint32_t *src, uint32_t *gw)
-{
-	struct netinfo_route r;
-	struct netinfo_if ifc;
-	int err = netinfo_route_get(dst, 0, &r);
-
-	if (err)
-		return err;
-	if (r.type != 1 /* RTN_UNICAST */)
-		return r.type == 2 /* RTN_LOCAL */ ? -EADDRNOTAVAIL : -ENETUNREACH;
-	err = netinfo_if_by_index(r.oif, &ifc);
-	if (err)
-		return err;
-	snprintf(ifname, IF_NAMESIZE, "%s", ifc.name);
-	*src = r.prefsrc;
-	*gw = r.gateway;
-	return 0;
-}
-
 /* A FAILED report without hops, for a trace that could not start. */
 static int fail_early(uint32_t src, uint32_t dst, int json, const char *why)
 {
@@ -181,161 +138,106 @@ static int fail_early(uint32_t src, uint32_t dst, int json, const char *why)
 	return 3;
 }
 
-enum { O_NOSPOOF = 256, O_NOTS, O_NOATLAS, O_NOSYM, O_NOAGENT, O_MAXPROBES,
-       O_MAXHOPS, O_TIMEOUT, O_WAIT };
+enum { O_MAXHOPS = CLI_O_FIRST_FREE, O_TIMEOUT, O_WAIT };
 
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "help", no_argument, NULL, 'h' },
-		{ "no-spoof", no_argument, NULL, O_NOSPOOF },
-		{ "no-ts", no_argument, NULL, O_NOTS },
-		{ "no-atlas", no_argument, NULL, O_NOATLAS },
-		{ "no-sym", no_argument, NULL, O_NOSYM },
-		{ "no-agent", no_argument, NULL, O_NOAGENT },
-		{ "max-probes", required_argument, NULL, O_MAXPROBES },
+		CLI_REVTR_LONGOPTS,
 		{ "max-hops", required_argument, NULL, O_MAXHOPS },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "wait", required_argument, NULL, O_WAIT },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *agents[REVTR_MAX_AGENTS];
+	struct cli_revtr o;
+	struct rtb_opts *bo = &o.bo;
+	struct revtr_cfg *cfg = &o.rcfg;
 	struct revtr_agent ra[REVTR_MAX_AGENTS];
-	struct rtb_opts bo = { 0 };
-	struct revtr_cfg cfg;
 	struct revtr_report rep;
 	struct app app = { 0 };
 	struct revtr *rt;
 	struct rtb *b;
 	char ifbuf[IF_NAMESIZE] = "", err[512];
-	const char *ifname = NULL;
+	const char *ifname;
 	uint32_t dst, src = 0, gw = 0;
 	double timeout_s = 60;
-	int c, json = 0, verbose = 0, quiet = 0, rc, r, sfd;
+	int c, json = 0, quiet = 0, rc, r, sfd;
 	uint64_t deadline;
-	sigset_t sigs;
 	struct in_addr in;
 
-	revtr_cfg_init(&cfg);
-	while ((c = getopt_long(argc, argv, "i:a:c:n:jr:vqh", lopts, NULL)) != -1) {
+	cli_init("rtrace", usage_text);
+	cli_revtr_init(&o);
+	while ((c = getopt_long(argc, argv, CLI_REVTR_SHORTOPTS "jqh", lopts, NULL)) != -1) {
+		if (cli_revtr_opt(&o, c, optarg))
+			continue;
 		switch (c) {
-		case 'i':
-			ifname = optarg;
-			break;
-		case 'a':
-			if (bo.nagents == REVTR_MAX_AGENTS)
-				usage_exit("-a: at most 64 agents");
-			agents[bo.nagents++] = optarg;
-			break;
-		case 'c':
-			bo.certdir = optarg;
-			break;
-		case 'n':
-			bo.name = optarg;
-			break;
 		case 'j':
 			json = 1;
-			break;
-		case 'r':
-			bo.pps = (uint64_t)parse_num(optarg, 1, 1e9, "-r");
-			break;
-		case 'v':
-			verbose++;
 			break;
 		case 'q':
 			quiet = 1;
 			break;
 		case 'h':
-			printf("%s", usage_text);
-			return 0;
-		case O_NOSPOOF:
-			cfg.flags |= REVTR_NO_SPOOF;
-			break;
-		case O_NOTS:
-			cfg.flags |= REVTR_NO_TS;
-			break;
-		case O_NOATLAS:
-			cfg.flags |= REVTR_NO_ATLAS;
-			break;
-		case O_NOSYM:
-			cfg.flags |= REVTR_NO_SYM;
-			break;
-		case O_NOAGENT:
-			cfg.flags |= REVTR_NO_AGENT;
-			break;
-		case O_MAXPROBES:
-			cfg.max_probes = (unsigned)parse_num(optarg, 0, 1e9, "--max-probes");
-			break;
+			cli_help_exit();
 		case O_MAXHOPS:
-			cfg.max_hops = (unsigned)parse_num(optarg, 1, REVTR_MAX_HOPS, "--max-hops");
+			cfg->max_hops = (unsigned)cli_num(optarg, 1, REVTR_MAX_HOPS, "--max-hops");
 			break;
 		case O_TIMEOUT:
-			timeout_s = parse_num(optarg, 0.1, 86400, "--timeout");
+			timeout_s = cli_num(optarg, 0.1, 86400, "--timeout");
 			break;
 		case O_WAIT:
-			bo.ping_wait_ms = (uint32_t)(parse_num(optarg, 0.01, 60, "--wait") * 1000);
-			bo.trace_wait_ms = bo.ping_wait_ms;
-			bo.spoof_wait_ms = bo.ping_wait_ms * 3 / 2;
+			bo->ping_wait_ms = (uint32_t)(cli_num(optarg, 0.01, 60, "--wait") * 1000);
+			bo->trace_wait_ms = bo->ping_wait_ms;
+			bo->spoof_wait_ms = bo->ping_wait_ms * 3 / 2;
 			break;
 		default:
-			usage_exit(NULL);
+			cli_usage_exit(NULL);
 		}
 	}
-	rt_log_set_level(quiet ? RT_LOG_ERROR : verbose > 1 ? RT_LOG_DEBUG
-					: verbose ? RT_LOG_INFO : RT_LOG_WARN);
+	cli_log_level(o.verbose, quiet);
 	rt_log_set_prefix("rtrace", 0);
 	if (optind != argc - 1)
-		usage_exit(optind >= argc ? "missing DEST" : "one DEST only");
+		cli_usage_exit(optind >= argc ? "missing DEST" : "one DEST only");
 	if (inet_pton(AF_INET, argv[optind], &in) != 1)
-		usage_exit("DEST must be an IPv4 address");
+		cli_usage_exit("DEST must be an IPv4 address");
 	dst = in.s_addr;
-	if (bo.nagents && (!bo.certdir || !bo.name))
-		usage_exit("-a AGENT needs -c CERTDIR and -n NAME (tools/rtrace-keygen makes them)");
+	cli_revtr_check(&o);
 
-	r = route_of(dst, ifbuf, &src, &gw);
+	r = cli_route_of(dst, ifbuf, &src, &gw);
 	if (r) {
 		snprintf(err, sizeof(err), "%s: %s", argv[optind],
 			 r == -EADDRNOTAVAIL ? "is an address of this host"
 					     : "no route from this host (unreachable destination)");
 		return fail_early(src, dst, json, err);
 	}
-	if (!ifname)
-		ifname = ifbuf;
-	else if (strcmp(ifname, ifbuf))
+	ifname = o.ifname ? o.ifname : ifbuf;
+	if (strcmp(ifname, ifbuf))
 		gw = 0; /* the route does not use IFACE: learn the gateway by tracing */
-	bo.ifname = ifname;
-	bo.src = strcmp(ifname, ifbuf) ? 0 : src;
-	bo.agents = agents;
-	b = rtb_new(&bo, err, sizeof(err));
+	bo->ifname = ifname;
+	bo->src = strcmp(ifname, ifbuf) ? 0 : src;
+	b = rtb_new(bo, err, sizeof(err));
 	if (!b) {
 		fprintf(stderr, "rtrace: %s\n", err);
 		return 1;
 	}
-	cfg.client = rtb_client(b);
-	cfg.dst = dst;
-	cfg.client_gw = gw;
-	cfg.agents = ra;
-	cfg.nagents = rtb_agents(b, ra, REVTR_MAX_AGENTS);
-	if (bo.nagents && !cfg.nagents && !quiet)
+	cfg->client = rtb_client(b);
+	cfg->dst = dst;
+	cfg->client_gw = gw;
+	cfg->agents = ra;
+	cfg->nagents = rtb_agents(b, ra, REVTR_MAX_AGENTS);
+	if (bo->nagents && !cfg->nagents && !quiet)
 		fprintf(stderr, "rtrace: none of the %zu agents is usable: measuring from here "
 				"only\n",
-			bo.nagents);
-	rt = revtr_new(&cfg);
+			bo->nagents);
+	rt = revtr_new(cfg);
 	if (!rt) {
 		fprintf(stderr, "rtrace: cannot start the trace: %s\n", strerror(errno));
 		rtb_free(b);
 		return 1;
 	}
 
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigprocmask(SIG_BLOCK, &sigs, NULL);
-	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd >= 0 && sched_add_fd(rtb_sched(b), sfd, EPOLLIN, on_signal, &app)) {
-		close(sfd);
-		sfd = -1;
-	}
+	sfd = cli_signalfd(rtb_sched(b), (const int[]){ SIGINT, SIGTERM, 0 }, on_signal, &app);
 	rc = rtb_submit(b, rt, on_done, &app);
 	deadline = sched_now_ns() + (uint64_t)(timeout_s * 1e9);
 	while (!rc && !app.done && !app.stop && sched_now_ns() < deadline) {
@@ -356,11 +258,11 @@ int main(int argc, char **argv)
 			 app.stop ? "interrupted" : "timed out",
 			 (double)rep.runtime_ns / 1e9, out);
 	}
-	if (rep.stop == REVTR_FAILED && bo.nagents && !cfg.nagents) {
+	if (rep.stop == REVTR_FAILED && bo->nagents && !cfg->nagents) {
 		size_t l = strlen(rep.fail_reason);
 
 		snprintf(rep.fail_reason + l, sizeof(rep.fail_reason) - l,
-			 " (no agent usable: %zu down)", bo.nagents);
+			 " (no agent usable: %zu down)", bo->nagents);
 	}
 	rc = print_report(&rep, json, b) ? 1 : rep.stop == REVTR_REACHES ? 0 : 3;
 	revtr_free(rt);
