@@ -19,10 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/epoll.h>
 #include <sys/signalfd.h>
 
 #include "rtrace/agent.h"
+#include "rtrace/cli.h"
 #include "rtrace/log.h"
 #include "rtrace/policy.h"
 #include "rtrace/probe.h"
@@ -93,14 +93,6 @@ static void on_signal(struct sched *s, int fd, uint32_t events, void *ctx)
 	}
 }
 
-static void usage_exit(const char *msg)
-{
-	if (msg)
-		fprintf(stderr, "rtraced: %s\n", msg);
-	fputs(usage_text, msg ? stderr : stdout);
-	exit(msg ? 2 : 0);
-}
-
 static int parse_ms(const char *s, const char *opt)
 {
 	char *end;
@@ -111,27 +103,6 @@ static int parse_ms(const char *s, const char *opt)
 		exit(2);
 	}
 	return (int)v;
-}
-
-/* Signals through a signalfd on the loop: SIGTERM/SIGINT stop, SIGHUP reloads. */
-static int signals_setup(struct sched *s, struct daemon *d)
-{
-	sigset_t mask;
-	int fd;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (sched_add_fd(s, fd, EPOLLIN, on_signal, d)) {
-		close(fd);
-		return -EINVAL;
-	}
-	return fd;
 }
 
 int main(int argc, char **argv)
@@ -158,6 +129,7 @@ int main(int argc, char **argv)
 	unsigned long pps = 0;
 	uint32_t src;
 
+	cli_init("rtraced", usage_text);
 	while ((opt = getopt_long(argc, argv, "i:l:c:n:r:vqh", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
@@ -194,19 +166,18 @@ int main(int argc, char **argv)
 			verbose--;
 			break;
 		case 'h':
-			usage_exit(NULL);
-			break;
+			cli_help_exit();
 		default:
-			usage_exit("bad option");
+			cli_usage_exit("bad option");
 		}
 	}
 	if (optind != argc)
-		usage_exit("unexpected argument");
+		cli_usage_exit("unexpected argument");
 	if (!ifname || !cfg.listen || !certdir)
-		usage_exit("-i IFACE, -l [ADDR:]PORT and -c CERTDIR are required");
+		cli_usage_exit("-i IFACE, -l [ADDR:]PORT and -c CERTDIR are required");
 	if (!cfg.name) {
 		if (gethostname(host, sizeof(host)))
-			usage_exit("no -n NAME and no host name");
+			cli_usage_exit("no -n NAME and no host name");
 		host[sizeof(host) - 1] = '\0';
 		host[strcspn(host, ".")] = '\0';
 		cfg.name = host;
@@ -242,7 +213,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pol = NULL; /* the agent's now */
-	sigfd = signals_setup(probe_engine_sched(eng), &d);
+	/* SIGTERM/SIGINT stop, SIGHUP reloads */
+	sigfd = cli_signalfd(probe_engine_sched(eng), (const int[]){SIGTERM, SIGINT, SIGHUP, 0},
+			     on_signal, &d);
 	if (sigfd < 0) {
 		rt_err("signals: %s", strerror(-sigfd));
 		goto out;
