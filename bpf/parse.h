@@ -74,6 +74,21 @@ static __always_inline __u32 rt_get32(const __u8 *p)
 	return (__u32)p[0] << 24 | (__u32)p[1] << 16 | (__u32)p[2] << 8 | p[3];
 }
 
+/* Big-endian 16/32-bit store (frame building in user space). */
+static __always_inline void rt_put16(__u8 *p, __u16 v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+static __always_inline void rt_put32(__u8 *p, __u32 v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v & 0xff;
+}
+
 /* 4 bytes as stored (an address stays in network order). */
 static __always_inline __u32 rt_getaddr(const __u8 *p)
 {

@@ -15,20 +15,6 @@
 
 #include "parse.h"
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v & 0xff;
-}
-
 /* Bytes of IP option the spec asks for, or -EINVAL. */
 static int opt_len(const struct codec_probe_spec *s)
 {
@@ -103,7 +89,7 @@ static uint16_t udp_csum(const uint8_t *l4, size_t len, uint32_t saddr, uint32_t
 	memcpy(ph + 4, &daddr, 4);
 	ph[8] = 0;
 	ph[9] = RT_IPPROTO_UDP;
-	put16(ph + 10, len);
+	rt_put16(ph + 10, len);
 	sum = codec_csum_partial(ph, sizeof(ph), 0);
 	c = codec_csum_fold(codec_csum_partial(l4, len, sum));
 	return c ? c : 0xffff; /* 0 means "no checksum" in UDP */
@@ -122,40 +108,40 @@ int codec_build(void *buf, size_t cap, const struct codec_probe_spec *s)
 	memset(f, 0, len);
 	memcpy(f, s->dst_mac, 6);
 	memcpy(f + 6, s->src_mac, 6);
-	put16(f + 12, RT_ETH_P_IP);
+	rt_put16(f + 12, RT_ETH_P_IP);
 
 	ip = f + CODEC_ETH_LEN;
 	hlen = 20 + ol;
 	ip[0] = 0x40 | (hlen / 4);
 	ip[1] = s->tos;
-	put16(ip + 2, len - CODEC_ETH_LEN);
-	put16(ip + 4, s->ip_id);
-	put16(ip + 6, s->df ? 0x4000 : 0);
+	rt_put16(ip + 2, len - CODEC_ETH_LEN);
+	rt_put16(ip + 4, s->ip_id);
+	rt_put16(ip + 6, s->df ? 0x4000 : 0);
 	ip[8] = s->ttl;
 	ip[9] = s->proto == CODEC_PROTO_ICMP ? RT_IPPROTO_ICMP : RT_IPPROTO_UDP;
 	memcpy(ip + 12, &s->saddr, 4);
 	memcpy(ip + 16, &s->daddr, 4);
 	write_opt(ip + 20, s);
-	put16(ip + 10, codec_csum16(ip, hlen));
+	rt_put16(ip + 10, codec_csum16(ip, hlen));
 
 	l4 = ip + hlen;
 	l4len = 8 + s->payload_len;
 	pay = l4 + 8;
-	put32(pay, RTRACE_COOKIE_MAGIC);
+	rt_put32(pay, RTRACE_COOKIE_MAGIC);
 	memcpy(pay + 4, &s->spoofer, 4);
-	put32(pay + 8, s->req);
-	put32(pay + 12, s->aux);
+	rt_put32(pay + 8, s->req);
+	rt_put32(pay + 12, s->aux);
 	/* pay[16..17]: the Paris compensation word, 0 in the built frame */
 	if (s->proto == CODEC_PROTO_ICMP) {
 		l4[0] = RT_ICMP_ECHO;
-		put16(l4 + 4, s->icmp_id);
-		put16(l4 + 6, s->icmp_seq);
-		put16(l4 + 2, codec_csum16(l4, l4len));
+		rt_put16(l4 + 4, s->icmp_id);
+		rt_put16(l4 + 6, s->icmp_seq);
+		rt_put16(l4 + 2, codec_csum16(l4, l4len));
 	} else {
-		put16(l4, s->sport);
-		put16(l4 + 2, s->dport);
-		put16(l4 + 4, l4len);
-		put16(l4 + 6, udp_csum(l4, l4len, s->saddr, s->daddr));
+		rt_put16(l4, s->sport);
+		rt_put16(l4 + 2, s->dport);
+		rt_put16(l4 + 4, l4len);
+		rt_put16(l4 + 6, udp_csum(l4, l4len, s->saddr, s->daddr));
 	}
 	return len;
 }
@@ -214,38 +200,38 @@ int codec_tmpl_write(const struct codec_tmpl *t, void *dst, const struct codec_p
 	c = codec_csum_update16(c, t->ip_id, p->ip_id);
 	memcpy(ip + 16, &p->daddr, 4);
 	ip[8] = p->ttl;
-	put16(ip + 4, p->ip_id);
-	put16(ip + 10, c);
+	rt_put16(ip + 4, p->ip_id);
+	rt_put16(ip + 10, c);
 
 	/* cookie */
-	put32(pay + 8, p->req);
-	put32(pay + 12, p->aux);
+	rt_put32(pay + 8, p->req);
+	rt_put32(pay + 12, p->aux);
 
 	if (t->proto == CODEC_PROTO_ICMP) {
-		put16(l4 + 6, p->icmp_seq);
+		rt_put16(l4 + 6, p->icmp_seq);
 		if (t->paris) {
 			d = t->comp + delta16(t->icmp_seq, p->icmp_seq) + delta32(t->req, p->req) +
 			    delta32(t->aux, p->aux);
-			put16(pay + 16, (uint16_t)~codec_csum_fold(d));
+			rt_put16(pay + 16, (uint16_t)~codec_csum_fold(d));
 			return t->len;
 		}
 		c = codec_csum_update16(t->l4_csum, t->icmp_seq, p->icmp_seq);
 		c = codec_csum_update32(c, htonl(t->req), htonl(p->req));
 		c = codec_csum_update32(c, htonl(t->aux), htonl(p->aux));
-		put16(l4 + 2, c);
+		rt_put16(l4 + 2, c);
 		return t->len;
 	}
 	/* UDP: the pseudo header holds the destination */
 	if (t->paris) {
 		d = t->comp + delta32(ntohl(t->daddr), ntohl(p->daddr)) + delta32(t->req, p->req) +
 		    delta32(t->aux, p->aux);
-		put16(pay + 16, (uint16_t)~codec_csum_fold(d));
+		rt_put16(pay + 16, (uint16_t)~codec_csum_fold(d));
 		return t->len;
 	}
 	c = codec_csum_update32(t->l4_csum, t->daddr, p->daddr);
 	c = codec_csum_update32(c, htonl(t->req), htonl(p->req));
 	c = codec_csum_update32(c, htonl(t->aux), htonl(p->aux));
-	put16(l4 + 6, c ? c : 0xffff);
+	rt_put16(l4 + 6, c ? c : 0xffff);
 	return t->len;
 }
 

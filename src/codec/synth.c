@@ -12,20 +12,6 @@
 
 #include "parse.h"
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v & 0xff;
-}
-
 /* The IPv4 header of an Ethernet frame, or NULL if it is not sane. */
 static const uint8_t *frame_ip(const void *frame, size_t len, size_t *hlen, size_t *tot)
 {
@@ -65,15 +51,15 @@ static void stamp_opts(uint8_t *o, size_t n, uint32_t addr, uint32_t stamp)
 		} else if (p[0] == RT_IPOPT_TS && len >= 4) {
 			fl = p[3] & 0xf;
 			if (fl == RT_TS_TSONLY && ptr + 3 <= len) {
-				put32(p + ptr - 1, stamp);
+				rt_put32(p + ptr - 1, stamp);
 				p[2] = ptr + 4;
 			} else if (fl == RT_TS_TSANDADDR && ptr + 7 <= len) {
 				memcpy(p + ptr - 1, &addr, 4);
-				put32(p + ptr + 3, stamp);
+				rt_put32(p + ptr + 3, stamp);
 				p[2] = ptr + 8;
 			} else if (fl == RT_TS_PRESPEC && ptr + 7 <= len) {
 				if (!memcmp(p + ptr - 1, &addr, 4)) {
-					put32(p + ptr + 3, stamp);
+					rt_put32(p + ptr + 3, stamp);
 					p[2] = ptr + 8;
 				}
 			} else if (fl != RT_TS_PRESPEC && (p[3] >> 4) < 15) {
@@ -89,7 +75,7 @@ static void eth_swap(uint8_t *out, const uint8_t *in)
 {
 	memcpy(out, in + 6, 6);
 	memcpy(out + 6, in, 6);
-	put16(out + 12, RT_ETH_P_IP);
+	rt_put16(out + 12, RT_ETH_P_IP);
 }
 
 int codec_mirror_echo(void *out, size_t cap, const void *req, size_t req_len, uint32_t rr_addr,
@@ -107,18 +93,18 @@ int codec_mirror_echo(void *out, size_t cap, const void *req, size_t req_len, ui
 	eth_swap(o, req);
 	ip = o + CODEC_ETH_LEN;
 	memcpy(ip, rip, tot);
-	put16(ip + 4, (uint16_t)~rt_get16(rip + 4)); /* some fresh IP ID */
-	put16(ip + 6, 0);
+	rt_put16(ip + 4, (uint16_t)~rt_get16(rip + 4)); /* some fresh IP ID */
+	rt_put16(ip + 6, 0);
 	ip[8] = 64;
 	memcpy(ip + 12, rip + 16, 4);
 	memcpy(ip + 16, rip + 12, 4);
 	stamp_opts(ip + 20, hlen - 20, rr_addr, stamp);
-	put16(ip + 10, 0);
-	put16(ip + 10, codec_csum16(ip, hlen));
+	rt_put16(ip + 10, 0);
+	rt_put16(ip + 10, codec_csum16(ip, hlen));
 	icmp = ip + hlen;
 	icmp[0] = RT_ICMP_ECHOREPLY;
-	put16(icmp + 2, 0);
-	put16(icmp + 2, codec_csum16(icmp, tot - hlen));
+	rt_put16(icmp + 2, 0);
+	rt_put16(icmp + 2, codec_csum16(icmp, tot - hlen));
 	return len;
 }
 
@@ -144,8 +130,8 @@ int codec_build_icmp_error(void *out, size_t cap, const void *probe, size_t prob
 	ip = o + CODEC_ETH_LEN;
 	ip[0] = 0x40 | (ohlen / 4);
 	ip[1] = 0xc0; /* IPTOS_PREC_INTERNETCONTROL, as Linux icmp_send() */
-	put16(ip + 2, len - CODEC_ETH_LEN);
-	put16(ip + 4, (uint16_t)(rt_get16(pip + 4) ^ 0x5a5a));
+	rt_put16(ip + 2, len - CODEC_ETH_LEN);
+	rt_put16(ip + 4, (uint16_t)(rt_get16(pip + 4) ^ 0x5a5a));
 	ip[8] = 64;
 	ip[9] = RT_IPPROTO_ICMP;
 	memcpy(ip + 12, &router, 4);
@@ -154,11 +140,11 @@ int codec_build_icmp_error(void *out, size_t cap, const void *probe, size_t prob
 		memcpy(ip + 20, pip + 20, phlen - 20);
 		stamp_opts(ip + 20, phlen - 20, router, 0);
 	}
-	put16(ip + 10, codec_csum16(ip, ohlen));
+	rt_put16(ip + 10, codec_csum16(ip, ohlen));
 	icmp = ip + ohlen;
 	icmp[0] = type;
 	icmp[1] = code;
 	memcpy(icmp + 8, pip, qlen);
-	put16(icmp + 2, codec_csum16(icmp, 8 + qlen));
+	rt_put16(icmp + 2, codec_csum16(icmp, 8 + qlen));
 	return len;
 }
