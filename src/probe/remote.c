@@ -58,6 +58,9 @@ static void request_of(const struct remote_job *j, size_t i, struct ctl_msg *m)
 		if (p->size > 20 + olen + 8)
 			m->u.ping.payload_size = p->size - 20 - olen - 8;
 		m->u.ping.wait_ms = p->wait_ms > 65535 ? 65535 : p->wait_ms;
+		m->u.ping.interval_ms = p->interval_ms > CTL_PING_INTERVAL_MAX
+						? CTL_PING_INTERVAL_MAX
+						: p->interval_ms;
 		m->u.ping.ttl = p->ttl;
 		m->u.ping.rr = p->opt == PROBE_OPT_RR;
 		if (p->opt >= PROBE_OPT_TSONLY && p->opt <= PROBE_OPT_TSPRESPEC)
