@@ -9,12 +9,12 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rtrace/ctl.h"
+#include "rtrace/errbuf.h"
 #include "rtrace/policy.h"
 
 #define POLICY_FILE_MAX (1 << 20)
@@ -65,18 +65,6 @@ void policy_free(struct policy *p)
 	free(p->clients);
 	free(p->block);
 	free(p);
-}
-
-static void fmt(char *buf, size_t len, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static void fmt(char *buf, size_t len, const char *f, ...)
-{
-	va_list ap;
-
-	if (!buf || !len)
-		return;
-	va_start(ap, f);
-	vsnprintf(buf, len, f, ap);
-	va_end(ap);
 }
 
 int policy_parse_prefix(const char *s, uint32_t *prefix, int *len)
@@ -280,7 +268,7 @@ int policy_parse(struct policy *p, const char *text, size_t len, char *err, size
 
 		lineno++;
 		if (ll >= sizeof(line)) {
-			fmt(err, errlen, "line %d: longer than %zu bytes", lineno,
+			rt_errf(err, errlen, "line %d: longer than %zu bytes", lineno,
 			    sizeof(line) - 1);
 			return -EINVAL;
 		}
@@ -288,7 +276,7 @@ int policy_parse(struct policy *p, const char *text, size_t len, char *err, size
 		line[ll] = '\0';
 		pos += ll + 1;
 		if (memchr(line, '\0', ll)) {
-			fmt(err, errlen, "line %d: NUL byte", lineno);
+			rt_errf(err, errlen, "line %d: NUL byte", lineno);
 			return -EINVAL;
 		}
 		if ((tok = strchr(line, '#')))
@@ -296,7 +284,7 @@ int policy_parse(struct policy *p, const char *text, size_t len, char *err, size
 		for (tok = strtok_r(line, " \t\r", &save); tok;
 		     tok = strtok_r(NULL, " \t\r", &save)) {
 			if (n == MAX_WORDS) {
-				fmt(err, errlen, "line %d: more than %d words", lineno, MAX_WORDS);
+				rt_errf(err, errlen, "line %d: more than %d words", lineno, MAX_WORDS);
 				return -EINVAL;
 			}
 			w[n++] = tok;
@@ -305,7 +293,7 @@ int policy_parse(struct policy *p, const char *text, size_t len, char *err, size
 			continue;
 		ret = parse_words(p, w, n, &why);
 		if (ret) {
-			fmt(err, errlen, "line %d: %s", lineno, why ? why : strerror(-ret));
+			rt_errf(err, errlen, "line %d: %s", lineno, why ? why : strerror(-ret));
 			return ret;
 		}
 	}
@@ -322,25 +310,25 @@ int policy_load(struct policy **out, const char *path, char *err, size_t errlen)
 
 	if (!f) {
 		ret = -errno;
-		fmt(err, errlen, "%s: %s", path, strerror(errno));
+		rt_errf(err, errlen, "%s: %s", path, strerror(errno));
 		return ret;
 	}
 	text = malloc(POLICY_FILE_MAX + 1);
 	p = policy_new();
 	if (!text || !p) {
 		ret = -ENOMEM;
-		fmt(err, errlen, "%s: out of memory", path);
+		rt_errf(err, errlen, "%s: out of memory", path);
 		goto out_free;
 	}
 	n = fread(text, 1, POLICY_FILE_MAX + 1, f);
 	if (ferror(f) || n > POLICY_FILE_MAX) {
 		ret = ferror(f) ? -EIO : -EFBIG;
-		fmt(err, errlen, "%s: %s", path, ferror(f) ? "read error" : "larger than 1 MiB");
+		rt_errf(err, errlen, "%s: %s", path, ferror(f) ? "read error" : "larger than 1 MiB");
 		goto out_free;
 	}
 	ret = policy_parse(p, text, n, perr, sizeof(perr));
 	if (ret) {
-		fmt(err, errlen, "%s: %s", path, perr);
+		rt_errf(err, errlen, "%s: %s", path, perr);
 		goto out_free;
 	}
 	*out = p;
@@ -364,7 +352,7 @@ int policy_may_connect(const struct policy *p, const char *name, uint32_t peer, 
 	char pa[INET_ADDRSTRLEN];
 
 	if (c && c->deny) {
-		fmt(why, whylen, "client %s (from %s) is denied by the policy", name,
+		rt_errf(why, whylen, "client %s (from %s) is denied by the policy", name,
 		    ntoa(peer, pa));
 		return -EPERM;
 	}
@@ -378,14 +366,14 @@ int policy_may_spoof(const struct policy *p, const char *name, uint32_t peer, ui
 	char pa[INET_ADDRSTRLEN], sa[INET_ADDRSTRLEN];
 
 	if (c && c->deny) {
-		fmt(why, whylen, "client %s is denied by the policy", name);
+		rt_errf(why, whylen, "client %s is denied by the policy", name);
 		return -EPERM;
 	}
 	if (src == 0 || src == peer)
 		return 0;
 	if (c && prefix_match(c->spoof, c->nspoof, src) >= 0)
 		return 0;
-	fmt(why, whylen, "client %s (from %s) may not spoof %s: only its own address%s", name,
+	rt_errf(why, whylen, "client %s (from %s) may not spoof %s: only its own address%s", name,
 	    ntoa(peer, pa), ntoa(src, sa),
 	    c && c->nspoof ? " and its 'spoof' prefixes" : " (no 'client NAME spoof' line)");
 	return -EPERM;
@@ -398,7 +386,7 @@ int policy_target_allowed(const struct policy *p, uint32_t target, char *why, si
 
 	if (i < 0)
 		return 0;
-	fmt(why, whylen, "target %s is on the agent's blocklist (%s/%d)", ntoa(target, ta),
+	rt_errf(why, whylen, "target %s is on the agent's blocklist (%s/%d)", ntoa(target, ta),
 	    ntoa(p->block[i].net, na), __builtin_popcount(p->block[i].mask));
 	return -EPERM;
 }
@@ -421,7 +409,7 @@ int policy_admit(const struct policy_limits *lim, struct policy_usage *u, uint32
 	double cap = lim->rate_pps > probes ? lim->rate_pps : probes;
 
 	if (u->inflight >= lim->inflight) {
-		fmt(why, whylen, "%u requests in flight, the limit is %u", u->inflight,
+		rt_errf(why, whylen, "%u requests in flight, the limit is %u", u->inflight,
 		    lim->inflight);
 		return -EBUSY;
 	}
@@ -435,7 +423,7 @@ int policy_admit(const struct policy_limits *lim, struct policy_usage *u, uint32
 	}
 	u->last_ns = now_ns ? now_ns : 1;
 	if (u->tokens < probes) {
-		fmt(why, whylen,
+		rt_errf(why, whylen,
 		    "rate limit %u probes/s: %u probes do not fit now, retry in %.0f ms",
 		    lim->rate_pps, probes, (probes - u->tokens) * 1000.0 / lim->rate_pps + 1);
 		return -EAGAIN;

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <netdb.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,20 +18,9 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "rtrace/errbuf.h"
 #include "rtrace/log.h"
 #include "tls_int.h"
-
-static void fmt(char *buf, size_t len, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static void fmt(char *buf, size_t len, const char *f, ...)
-{
-	va_list ap;
-
-	if (!buf || !len)
-		return;
-	va_start(ap, f);
-	vsnprintf(buf, len, f, ap);
-	va_end(ap);
-}
 
 int64_t tls_now_ms(void)
 {
@@ -49,7 +37,7 @@ static const char *ssl_reason(char *buf, size_t len)
 	const char *r = e ? ERR_reason_error_string(e) : NULL;
 
 	if (r)
-		fmt(buf, len, "%s", r);
+		rt_errf(buf, len, "%s", r);
 	else if (e)
 		ERR_error_string_n(e, buf, len);
 	else
@@ -125,10 +113,10 @@ void tls_describe(SSL *ssl, enum tls_role role, int ret, int sslerr, char *buf, 
 	else
 		hint = hint_for(role, reason, verify);
 	if (verify != X509_V_OK)
-		fmt(buf, len, "%s: %s%s%s%s", reason, X509_verify_cert_error_string(verify),
+		rt_errf(buf, len, "%s: %s%s%s%s", reason, X509_verify_cert_error_string(verify),
 		    hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
 	else
-		fmt(buf, len, "%s%s%s%s", reason, hint ? " (" : "", hint ? hint : "",
+		rt_errf(buf, len, "%s%s%s%s", reason, hint ? " (" : "", hint ? hint : "",
 		    hint ? ")" : "");
 }
 
@@ -204,7 +192,7 @@ int tls_parse_hostport(const char *s, int passive, struct sockaddr_in *sa, char 
 		int r = getaddrinfo(host, NULL, &hints, &res);
 
 		if (r) {
-			fmt(err, errlen, "%s: %s", host, gai_strerror(r));
+			rt_errf(err, errlen, "%s: %s", host, gai_strerror(r));
 			return -EINVAL;
 		}
 		sa->sin_addr = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
@@ -212,7 +200,7 @@ int tls_parse_hostport(const char *s, int passive, struct sockaddr_in *sa, char 
 		return 0;
 	}
 bad:
-	fmt(err, errlen, "'%s': want %s", s, passive ? "[ADDR:]PORT" : "HOST[:PORT]");
+	rt_errf(err, errlen, "'%s': want %s", s, passive ? "[ADDR:]PORT" : "HOST[:PORT]");
 	return -EINVAL;
 }
 
@@ -225,7 +213,7 @@ static int build(struct tls_ctx *c, SSL_CTX **out, char *err, size_t errlen)
 	int ret = -EINVAL;
 
 	if (!s) {
-		fmt(err, errlen, "SSL_CTX_new: %s", ssl_reason(why, sizeof(why)));
+		rt_errf(err, errlen, "SSL_CTX_new: %s", ssl_reason(why, sizeof(why)));
 		return -ENOMEM;
 	}
 	SSL_CTX_set_min_proto_version(s, TLS1_3_VERSION);
@@ -248,12 +236,12 @@ static int build(struct tls_ctx *c, SSL_CTX **out, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/ca.crt", c->certdir);
 	if (stat(path, &st)) {
 		ret = -errno;
-		fmt(err, errlen, "%s: %s (make a CA with tools/rtrace-keygen %s NAME)", path,
+		rt_errf(err, errlen, "%s: %s (make a CA with tools/rtrace-keygen %s NAME)", path,
 		    strerror(errno), c->certdir);
 		goto out_free;
 	}
 	if (SSL_CTX_load_verify_locations(s, path, NULL) != 1) {
-		fmt(err, errlen, "%s: cannot load the CA: %s", path, ssl_reason(why, sizeof(why)));
+		rt_errf(err, errlen, "%s: cannot load the CA: %s", path, ssl_reason(why, sizeof(why)));
 		goto out_free;
 	}
 	if (c->role == TLS_SERVER) {
@@ -267,20 +255,20 @@ static int build(struct tls_ctx *c, SSL_CTX **out, char *err, size_t errlen)
 		snprintf(key, sizeof(key), "%s/%s.key", c->certdir, c->name);
 		if (stat(path, &st) || stat(key, &st)) {
 			ret = -errno;
-			fmt(err, errlen, "%s: %s (make it with tools/rtrace-keygen %s %s)",
+			rt_errf(err, errlen, "%s: %s (make it with tools/rtrace-keygen %s %s)",
 			    access(path, R_OK) ? path : key, strerror(errno), c->certdir, c->name);
 			goto out_free;
 		}
 		if (SSL_CTX_use_certificate_chain_file(s, path) != 1) {
-			fmt(err, errlen, "%s: cannot load: %s", path, ssl_reason(why, sizeof(why)));
+			rt_errf(err, errlen, "%s: cannot load: %s", path, ssl_reason(why, sizeof(why)));
 			goto out_free;
 		}
 		if (SSL_CTX_use_PrivateKey_file(s, key, SSL_FILETYPE_PEM) != 1) {
-			fmt(err, errlen, "%s: cannot load: %s", key, ssl_reason(why, sizeof(why)));
+			rt_errf(err, errlen, "%s: cannot load: %s", key, ssl_reason(why, sizeof(why)));
 			goto out_free;
 		}
 		if (SSL_CTX_check_private_key(s) != 1) {
-			fmt(err, errlen, "%s does not belong to %s: %s", key, path,
+			rt_errf(err, errlen, "%s does not belong to %s: %s", key, path,
 			    ssl_reason(why, sizeof(why)));
 			goto out_free;
 		}
@@ -306,13 +294,13 @@ int tls_ctx_new(struct tls_ctx **out, enum tls_role role, const char *certdir, c
 	if (!certdir || strlen(certdir) >= sizeof(c->certdir) ||
 	    (name && (strlen(name) > CTL_NAME_MAX || !name_chars_ok(name))) ||
 	    (role == TLS_SERVER && !name)) {
-		fmt(err, errlen, "bad certificate directory or name%s",
+		rt_errf(err, errlen, "bad certificate directory or name%s",
 		    role == TLS_SERVER && !name ? " (an agent needs a name)" : "");
 		return -EINVAL;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		fmt(err, errlen, "out of memory");
+		rt_errf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	c->role = role;
