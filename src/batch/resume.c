@@ -21,19 +21,10 @@
 #include <zlib.h>
 
 #include "rtrace/batch.h"
+#include "rtrace/hash.h"
 #include "rtrace/log.h"
 
 /* ---- address set ----------------------------------------------------------------- */
-
-static uint32_t hash32(uint32_t x)
-{
-	x ^= x >> 16;
-	x *= 0x7feb352du;
-	x ^= x >> 15;
-	x *= 0x846ca68bu;
-	x ^= x >> 16;
-	return x;
-}
 
 static int grow(struct batch_addrset *s)
 {
@@ -45,7 +36,7 @@ static int grow(struct batch_addrset *s)
 	for (i = 0; i < s->cap; i++) {
 		if (!s->keys[i])
 			continue;
-		for (j = hash32(s->keys[i]) & (cap - 1); k[j]; j = (j + 1) & (cap - 1))
+		for (j = rt_hash32(s->keys[i]) & (cap - 1); k[j]; j = (j + 1) & (cap - 1))
 			;
 		k[j] = s->keys[i];
 	}
@@ -63,7 +54,7 @@ int batch_addrset_add(struct batch_addrset *s, uint32_t a)
 		return 0;
 	if ((s->n + 1) * 2 > s->cap && grow(s))
 		return -ENOMEM;
-	for (j = hash32(a) & (s->cap - 1); s->keys[j]; j = (j + 1) & (s->cap - 1))
+	for (j = rt_hash32(a) & (s->cap - 1); s->keys[j]; j = (j + 1) & (s->cap - 1))
 		if (s->keys[j] == a)
 			return 0;
 	s->keys[j] = a;
@@ -77,7 +68,7 @@ bool batch_addrset_has(const struct batch_addrset *s, uint32_t a)
 
 	if (!s->cap || !a)
 		return false;
-	for (j = hash32(a) & (s->cap - 1); s->keys[j]; j = (j + 1) & (s->cap - 1))
+	for (j = rt_hash32(a) & (s->cap - 1); s->keys[j]; j = (j + 1) & (s->cap - 1))
 		if (s->keys[j] == a)
 			return true;
 	return false;

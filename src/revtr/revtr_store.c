@@ -10,19 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rtrace/hash.h"
+
 #include "revtr_int.h"
 
 /* ---- u32map ---------------------------------------------------------------- */
-
-static uint32_t mix32(uint32_t x)
-{
-	x ^= x >> 16;
-	x *= 0x7feb352dU;
-	x ^= x >> 15;
-	x *= 0x846ca68bU;
-	x ^= x >> 16;
-	return x;
-}
 
 int u32map_get(const struct u32map *m, uint32_t key, uint32_t *val)
 {
@@ -30,7 +22,7 @@ int u32map_get(const struct u32map *m, uint32_t key, uint32_t *val)
 
 	if (!m->cap)
 		return 0;
-	for (i = mix32(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+	for (i = rt_hash32(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
 		if (!m->used[i])
 			return 0;
 		if (m->keys[i] == key) {
@@ -57,7 +49,8 @@ static int u32map_grow(struct u32map *m)
 	for (i = 0; i < m->cap; i++) {
 		if (!m->used[i])
 			continue;
-		for (j = mix32(m->keys[i]) & (nm.cap - 1); nm.used[j]; j = (j + 1) & (nm.cap - 1))
+		for (j = rt_hash32(m->keys[i]) & (nm.cap - 1); nm.used[j];
+		     j = (j + 1) & (nm.cap - 1))
 			;
 		nm.used[j] = 1;
 		nm.keys[j] = m->keys[i];
@@ -79,7 +72,7 @@ int u32map_put(struct u32map *m, uint32_t key, uint32_t val)
 		if (err)
 			return err;
 	}
-	for (i = mix32(key) & (m->cap - 1); m->used[i]; i = (i + 1) & (m->cap - 1)) {
+	for (i = rt_hash32(key) & (m->cap - 1); m->used[i]; i = (i + 1) & (m->cap - 1)) {
 		if (m->keys[i] == key) {
 			m->vals[i] = val;
 			return 0;
