@@ -42,11 +42,7 @@ agent_start() {
 	ip netns exec "$(tb_ns "$node")" "$AGENT_BIN" "$@" 2>"$log" &
 	AGENT_PID=$!
 	tb_on_exit "kill $AGENT_PID 2>/dev/null; wait $AGENT_PID 2>/dev/null"
-	for _ in $(seq 100); do
-		grep -q "listening on port" "$log" && return 0
-		kill -0 $AGENT_PID 2>/dev/null || { cat "$log" >&2; fail "rtraced died at start"; }
-		sleep 0.1
-	done
+	tb_wait_log $AGENT_PID "$log" "listening on port" rtraced && return 0
 	cat "$log" >&2
 	fail "rtraced did not start within 10 s"
 }

@@ -44,6 +44,19 @@ tb_need_cmd() {
 	done
 }
 
+# tb_wait_log PID LOG PATTERN WHAT [TRIES [STEP]]: wait until LOG matches PATTERN
+# (grep); if PID exits first, print LOG and fail "WHAT died at start"; 1 after
+# TRIES (100) looks STEP (0.1) seconds apart.
+tb_wait_log() {
+	local pid=$1 log=$2 pat=$3 what=$4 tries=${5:-100} step=${6:-0.1} i
+	for ((i = 0; i < tries; i++)); do
+		grep -q "$pat" "$log" && return 0
+		kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "$what died at start"; }
+		sleep "$step"
+	done
+	return 1
+}
+
 # tb_on_exit CMD...: run CMD (one string, eval'd) at exit, before teardown.
 tb_on_exit() { TB_ON_EXIT+=("$*"); }
 

@@ -38,11 +38,7 @@ rt_agent() {
 	pid=$!
 	RT_AGENT_PID[$node]=$pid
 	tb_on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
-	for _ in $(seq 100); do
-		grep -q "listening on port" "$log" && return 0
-		kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "rtraced on $node died at start"; }
-		sleep 0.1
-	done
+	tb_wait_log "$pid" "$log" "listening on port" "rtraced on $node" && return 0
 	cat "$log" >&2
 	fail "rtraced on $node did not start within 10 s"
 }

@@ -46,12 +46,8 @@ ip netns exec "$(tb_ns vp1)" "$BIN/rtraced" -i eth0 -l "$PORT" -c "$T/certs" -n 
 	--policy "$T/policy" -v >"$T/agent.out" 2>"$T/agent.log" &
 AGENT=$!
 tb_on_exit "kill $AGENT 2>/dev/null; wait $AGENT 2>/dev/null"
-for _ in $(seq 50); do
-	grep -q "listening on port" "$T/agent.log" && break
-	kill -0 $AGENT 2>/dev/null || { cat "$T/agent.log" >&2; fail "rtraced died at start"; }
-	sleep 0.1
-done
-grep -q "listening on port" "$T/agent.log" || { cat "$T/agent.log" >&2; fail "rtraced did not start"; }
+tb_wait_log $AGENT "$T/agent.log" "listening on port" rtraced 50 ||
+	{ cat "$T/agent.log" >&2; fail "rtraced did not start"; }
 
 cat >"$T/agentc.py" <<'PYEOF'
 # A control-link client written from the protocol description in ctl.h.

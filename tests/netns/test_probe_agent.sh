@@ -29,11 +29,7 @@ ip netns exec "$(tb_ns vp1)" "$BIN/rtraced" -i eth0 -l 7777 -c "$T/certs" -n vp1
 	--policy "$T/policy" -v 2>"$T/agent.log" &
 AGENT=$!
 tb_on_exit "kill $AGENT 2>/dev/null; wait $AGENT 2>/dev/null"
-for _ in $(seq 50); do
-	grep -q "listening on port" "$T/agent.log" && break
-	kill -0 $AGENT 2>/dev/null || { cat "$T/agent.log"; fail "rtraced died at start"; }
-	sleep 0.1
-done
+tb_wait_log $AGENT "$T/agent.log" "listening on port" rtraced 50 || fail "rtraced did not start"
 A=(-a "$VP:7777" -c "$T/certs" -n alice)
 
 # 2. ping -R

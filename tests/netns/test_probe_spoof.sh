@@ -43,12 +43,7 @@ ip netns exec "$(tb_ns src)" "$PROBE" -v -j -i eth0 listen -t 120 >"$T/listen.ou
 	2>"$T/listen.err" &
 LPID=$!
 tb_on_exit "kill $LPID 2>/dev/null"
-for _ in $(seq 100); do
-	grep -q "probe: eth0" "$T/listen.err" && break
-	kill -0 $LPID 2>/dev/null || { cat "$T/listen.err"; fail "listen died"; }
-	sleep 0.05
-done
-grep -q "probe: eth0" "$T/listen.err" || fail "listen did not start"
+tb_wait_log $LPID "$T/listen.err" "probe: eth0" listen 100 0.05 || fail "listen did not start"
 
 while read -r vp dst req rr; do
 	t0=$(date +%s%N)
