@@ -78,7 +78,7 @@ OTHER=$!
 ip netns exec "$(tb_ns src)" "$PROBE" "${A[@]}" ping -c 50 -i 0.1 "$D2" >/dev/null \
 	2>"$T/victim.err" &
 VICTIM=$!
-for _ in $(seq 100); do [ "$(count)" -ge 8 ] && break; sleep 0.05; done
+for _ in $(seq 200); do [ "$(count)" -ge 8 ] && break; sleep 0.05; done
 [ "$(count)" -ge 8 ] || fail "the victim's probes never reached d2"
 kill -9 $VICTIM
 wait $VICTIM 2>/dev/null
