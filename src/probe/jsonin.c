@@ -15,15 +15,21 @@
 
 #include "rtrace/output.h"
 
+/* A real as a uint64_t, clamped (a cast of an out-of-range double is undefined). */
+static uint64_t clamp(double d)
+{
+	if (!(d > 0)) /* also NaN */
+		return 0;
+	return d >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)d;
+}
+
 static uint64_t num(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
 
 	if (json_is_integer(v))
 		return json_integer_value(v) < 0 ? 0 : (uint64_t)json_integer_value(v);
-	if (json_is_real(v))
-		return json_real_value(v) < 0 ? 0 : (uint64_t)json_real_value(v);
-	return 0;
+	return json_is_real(v) ? clamp(json_real_value(v)) : 0;
 }
 
 /* Milliseconds (scamper's "rtt") to ns. */
@@ -31,9 +37,7 @@ static uint64_t ms_ns(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
 
-	return json_is_number(v) && json_number_value(v) > 0
-		       ? (uint64_t)(json_number_value(v) * 1e6 + 0.5)
-		       : 0;
+	return json_is_number(v) ? clamp(json_number_value(v) * 1e6 + 0.5) : 0;
 }
 
 static uint32_t addr(json_t *o, const char *key)

@@ -163,6 +163,16 @@ static void json_ping_flags(struct obuf *b, uint8_t opt, int spoofed)
 	ob_char(b, ']');
 }
 
+/* Statistics (ms, double) back to ns, clamped: a cast out of range is undefined. */
+static uint64_t ms_ns(double ms)
+{
+	double ns = ms * 1e6 + 0.5;
+
+	if (!(ns > 0))
+		return 0;
+	return ns >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)ns;
+}
+
 static void ping_json(FILE *f, const struct probe_ping_result *p)
 {
 	struct probe_ping_stats st;
@@ -221,13 +231,13 @@ static void ping_json(FILE *f, const struct probe_ping_result *p)
 	}
 	if (st.replies) {
 		OB_LIT(&b, ", \"min\":");
-		ob_ms(&b, (uint64_t)(st.min_ms * 1e6 + 0.5));
+		ob_ms(&b, ms_ns(st.min_ms));
 		OB_LIT(&b, ", \"max\":");
-		ob_ms(&b, (uint64_t)(st.max_ms * 1e6 + 0.5));
+		ob_ms(&b, ms_ns(st.max_ms));
 		OB_LIT(&b, ", \"avg\":");
-		ob_ms(&b, (uint64_t)(st.avg_ms * 1e6 + 0.5));
+		ob_ms(&b, ms_ns(st.avg_ms));
 		OB_LIT(&b, ", \"stddev\":");
-		ob_ms(&b, (uint64_t)(st.stddev_ms * 1e6 + 0.5));
+		ob_ms(&b, ms_ns(st.stddev_ms));
 	}
 	if (st.dups) {
 		OB_LIT(&b, ", \"ndups\":");
