@@ -146,6 +146,9 @@ struct meas {
 		struct trace_state *trace; /* large: allocated */
 		struct listen_state listen;
 	};
+	/* the reply of a one-probe ping (a sweep's): no allocation, and hot when the
+	 * measurement is reused; not zeroed by meas_new() (zeroed when filled) */
+	struct probe_ping_reply reply1;
 };
 
 /* The engine (engine.c: I/O, pump, matching; meas.c: measurements, caches). */

@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,7 +156,7 @@ static struct meas *meas_alloc(struct probe_engine *e)
 		return calloc(1, sizeof(*m));
 	e->mfree = m->next;
 	e->nmfree--;
-	memset(m, 0, sizeof(*m));
+	memset(m, 0, offsetof(struct meas, reply1));
 	return m;
 }
 

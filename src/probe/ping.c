@@ -111,7 +111,8 @@ static void ping_result(struct probe_engine *e, struct meas *m)
 
 static void ping_destroy(struct meas *m)
 {
-	free(m->res.ping.replies);
+	if (m->res.ping.replies != &m->reply1)
+		free(m->res.ping.replies);
 }
 
 const struct meas_ops ping_ops = {
