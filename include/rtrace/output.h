@@ -46,18 +46,17 @@ int output_trace_text(FILE *f, const struct probe_trace_result *t);
 /*
  * A stream of many records (a sweep prints one per target): records go into
  * a large stdio buffer with output_write() and are flushed only at record
- * boundaries, when the buffer is half full or OUTPUT_FLUSH_NS passed since
- * the last flush (the clock is read every 64 records), and whenever the
- * caller calls output_stream_flush() (e.g. before its loop waits), so a
- * reader never sees a partial line and never waits long for a whole one.
+ * boundaries: when the buffer is half full and whenever the caller calls
+ * output_stream_flush(), which the event loop's users do once per loop
+ * iteration (sched_set_idle), so the records one batch of replies completed
+ * leave in one write(2) before the next poll. A reader never sees a partial
+ * line, and a killed process loses no record it completed in an earlier
+ * iteration.
  */
-#define OUTPUT_FLUSH_NS 100000000ull
 
 struct output_stream {
 	FILE *f;	     /* the stream */
 	size_t bufsize;	     /* its buffer (larger than any record) */
-	uint64_t flushed_ns; /* CLOCK_MONOTONIC of the last flush */
-	unsigned int n;	     /* records written */
 	int err;	     /* a write failed */
 };
 

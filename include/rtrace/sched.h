@@ -91,9 +91,9 @@ size_t sched_timer_count(const struct sched *s);
  */
 int sched_run_once(struct sched *s, int timeout_ms);
 /*
- * Call cb(s, ctx) each time an iteration is about to block (timeout not 0),
- * e.g. to flush buffered output before waiting; NULL removes it. The
- * callback must not block.
+ * Call cb(s, ctx) once per iteration, before polling (whether or not the
+ * iteration will block), e.g. to write out the results the previous
+ * iteration completed; NULL removes it. The callback must not block.
  */
 void sched_set_idle(struct sched *s, sched_idle_cb cb, void *ctx);
 /* Iterate until sched_stop(). 0 or -errno of a failed iteration. */

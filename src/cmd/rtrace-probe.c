@@ -36,7 +36,7 @@ static const char usage_text[] =
 	"  -r PPS         global probe rate in packets/s (default 0: as fast as the ring goes)\n"
 	"  -o FILE        write results to FILE (default stdout)\n"
 	"  -j             JSON, one object per line (scamper field names); records are\n"
-	"                 written whole, before waiting and at least every 0.1 s\n"
+	"                 written whole, once per batch of replies (no partial lines)\n"
 	"  -f FILE        read targets from FILE ('-' = stdin): one address or prefix\n"
 	"                 (A.B.C.D/N, N >= 8) per line, '#' comments; bad lines are\n"
 	"                 reported with their line number and skipped\n"
@@ -142,7 +142,7 @@ static void feed(struct app *a)
 	}
 }
 
-/* The loop is about to wait: nothing printed stays behind in the buffer. */
+/* Once per loop iteration: what the last batch of replies completed goes out. */
 static void on_idle(struct sched *s, void *ctx)
 {
 	struct app *a = ctx;

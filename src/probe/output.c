@@ -37,14 +37,6 @@ void output_fmt_ms(char *buf, size_t len, uint64_t ns)
 	snprintf(buf, len, "%" PRIu64 ".%03" PRIu64, us / 1000, us % 1000);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static int done(FILE *f)
 {
 	if (fflush(f) || ferror(f))
@@ -502,14 +494,12 @@ void output_stream_init(struct output_stream *s, FILE *f, char *buf, size_t size
 	s->f = f;
 	s->bufsize = size;
 	setvbuf(f, buf, _IOFBF, size); /* glibc ignores the size without a buffer */
-	s->flushed_ns = now_ns();
 }
 
 int output_stream_flush(struct output_stream *s)
 {
 	if (__fpending(s->f) && fflush(s->f))
 		s->err = 1;
-	s->flushed_ns = now_ns();
 	return s->err ? -EIO : 0;
 }
 
@@ -517,8 +507,7 @@ int output_stream_put(struct output_stream *s, const struct probe_result *r, enu
 {
 	if (output_write(s->f, r, fmt))
 		s->err = 1;
-	if (__fpending(s->f) > s->bufsize / 2 ||
-	    (!(++s->n & 63) && now_ns() - s->flushed_ns > OUTPUT_FLUSH_NS))
+	if (__fpending(s->f) > s->bufsize / 2)
 		output_stream_flush(s);
 	return s->err ? -EIO : 0;
 }

@@ -40,7 +40,7 @@ struct sched {
 	int ndead;		   /* dead registrations awaiting free */
 	int stop;		   /* sched_stop() was called */
 	struct sched_reg tfd_reg;  /* the timerfd's own registration */
-	sched_idle_cb idle;	   /* called before blocking */
+	sched_idle_cb idle;	   /* called before each poll */
 	void *idle_ctx;		   /* its argument */
 };
 
@@ -344,7 +344,7 @@ int sched_run_once(struct sched *s, int timeout_ms)
 	if (ran)
 		timeout_ms = 0;
 	tfd_update(s);
-	if (timeout_ms && s->idle)
+	if (s->idle)
 		s->idle(s, s->idle_ctx);
 	n = epoll_wait(s->epfd, ev, SCHED_MAX_EVENTS, timeout_ms);
 	if (n < 0)
