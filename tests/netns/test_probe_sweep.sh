@@ -35,17 +35,23 @@ grep -q "dropped: 0 rx ring buffer full, 0 tx ring full, 0 tx errors; 0 malforme
 	"$T/sweep.err" || fail "10k sweep: something was dropped"
 
 # 2. pacing accuracy: N probes at RATE (about 1-2 s each)
-check_rate() { # RATE N
+# A shared machine can take the CPU away from us for a moment: one more try
+# before a rate counts as off.
+measure_rate() { # RATE N
 	targets "$2" >"$T/t.rate"
 	tb_exec src "$PROBE" -j -r "$1" -w 100000 -f "$T/t.rate" ping -c 1 >"$T/rate.$1" ||
 		fail "-r $1 failed"
-	"$TB_PY" - "$T/rate.$1" "$1" <<'EOF' || fail "pacing at $1 pps is off by more than 5%"
+	"$TB_PY" - "$T/rate.$1" "$1" <<'EOF'
 import json, sys
 ts = sorted(o["start"]["sec"] + o["start"]["usec"] / 1e6 for o in map(json.loads, open(sys.argv[1])))
 rate, want = (len(ts) - 1) / (ts[-1] - ts[0]), float(sys.argv[2])
 print("pacing: want %.0f pps, got %.1f pps over %d probes" % (want, rate, len(ts)))
 sys.exit(0 if abs(rate - want) <= 0.05 * want else 1)
 EOF
+}
+check_rate() { # RATE N
+	measure_rate "$1" "$2" || measure_rate "$1" "$2" ||
+		fail "pacing at $1 pps is off by more than 5% (twice)"
 }
 check_rate 100 200
 check_rate 1000 2000
