@@ -18,6 +18,7 @@
 #include "rtrace/cli.h"
 #include "rtrace/log.h"
 #include "rtrace/netinfo.h"
+#include "rtrace/probecli.h"
 
 static const char *cli_prog = "rtrace";
 static const char *cli_usage = "";
@@ -44,15 +45,11 @@ void cli_help_exit(void)
 
 double cli_num(const char *s, double lo, double hi, const char *what)
 {
-	char *end, msg[160];
+	char msg[160];
 	double v;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || v < lo || v > hi) {
-		snprintf(msg, sizeof(msg), "%s: '%s' is not a number in [%g, %g]", what, s, lo, hi);
+	if (probecli_num(s, lo, hi, what, &v, msg, sizeof(msg)))
 		cli_usage_exit(msg);
-	}
 	return v;
 }
 
