@@ -230,6 +230,9 @@ const char *rt_ntoa(uint32_t a, char buf[16]);
 
 /* revtr_tech.c: run the stage ladder until requests are outstanding or done */
 void rt_advance(struct revtr *rt);
+/* revtr_tech.c helpers the result consumers share (see there). */
+int rt_fwd_pos(const struct revtr *rt, uint32_t key, const struct ps_path **pp);
+void rt_learn_rr_fwd(struct revtr *rt);
 /* revtr_tech.c: consume one result of a stage */
 void rt_consume(struct revtr *rt, const struct rt_pend *p, const struct revtr_result *res);
 

@@ -131,10 +131,15 @@ static bool use_atlas(struct revtr *rt)
 	return false;
 }
 
-/* Position of H (or an alias) in the client's forward trace to H, -1. */
-static int fwd_pos(const struct revtr *rt, const struct ps_path **pp)
+/*
+ * Position of H (or an alias) in the client's forward trace to key (H
+ * itself, or the destination: when H is on the trace to the destination,
+ * that trace read backwards is the symmetry guess of the whole path, not a
+ * new guess per hop), -1 if not on it. *pp (if pp) gets the trace.
+ */
+int rt_fwd_pos(const struct revtr *rt, uint32_t key, const struct ps_path **pp)
 {
-	const struct ps_path *p = ps_bykey(&rt->kb->fwd, rt->cur);
+	const struct ps_path *p = ps_bykey(&rt->kb->fwd, key);
 	int i;
 
 	if (pp)
@@ -145,24 +150,8 @@ static int fwd_pos(const struct revtr *rt, const struct ps_path **pp)
 	return -1;
 }
 
-/*
- * Position of H (or an alias) in the client's forward trace to the
- * destination, -1: when H is on it, that trace read backwards is the
- * symmetry guess of the whole path, not a new guess per hop.
- */
-static int dst_fwd_pos(const struct revtr *rt, const struct ps_path **pp)
-{
-	const struct ps_path *p = ps_bykey(&rt->kb->fwd, rt->cfg.dst);
-	int i;
-
-	*pp = p;
-	for (i = p ? p->n - 1 : -1; i >= 0; i--)
-		if (kb_same(rt->kb, p->hops[i].addr, rt->cur))
-			return i;
-	return -1;
-}
-
-static void learn_rr_fwd(struct revtr *rt)
+/* Learn aliases from H's RR reply against the client's forward trace to H. */
+void rt_learn_rr_fwd(struct revtr *rt)
 {
 	const struct ps_path *p = ps_bykey(&rt->kb->fwd, rt->cur);
 	struct revtr_trace_hop th[REVTR_MAX_HOPS];
@@ -472,9 +461,9 @@ static void st_sym(struct revtr *rt)
 	int k, j;
 
 	if (!(rt->cfg.flags & REVTR_NO_SYM)) {
-		k = dst_fwd_pos(rt, &p);
+		k = rt_fwd_pos(rt, rt->cfg.dst, &p);
 		if (k <= 0)
-			k = fwd_pos(rt, &p);
+			k = rt_fwd_pos(rt, rt->cur, &p);
 		if (!p && !rt->hs.fwd_tried) {
 			rt->hs.fwd_tried = true;
 			rt_issue(rt, REVTR_REQ_FWD_TRACE, rt->cur, 0, NULL, 0, 0);
@@ -533,134 +522,5 @@ void rt_advance(struct revtr *rt)
 		case ST_DONE:
 			break;
 		}
-	}
-}
-
-/* ---- results ----------------------------------------------------------------------- */
-
-/* Copy the reverse hops of an RR reply, without empty slots. */
-static int copy_rev(uint32_t *out, const uint32_t *rr, const struct revtr_rr_split *v)
-{
-	int i, n = 0;
-
-	for (i = v->rev; i < v->rev + v->nrev; i++)
-		if (rr[i])
-			out[n++] = rr[i];
-	return n;
-}
-
-static void consume_rr(struct revtr *rt, const struct rt_pend *p, const struct revtr_result *res)
-{
-	uint32_t rev[REVTR_RR_SLOTS];
-	int nrev;
-	struct rt_hop_state *hs = &rt->hs;
-	bool dbl = !(rt->cfg.flags & REVTR_RR_SINGLE_STAMP);
-	bool spoof = p->req.kind == REVTR_REQ_SPOOF_RR_PING;
-	struct revtr_rr_split v;
-	uint32_t egress;
-	int err;
-
-	if (res->status != REVTR_RES_OK || !res->rr_count) {
-		if (spoof)
-			revtr_rank_update(rt->kb, rt->cur, p->req.vp, -1);
-		if (res->status == REVTR_RES_OK)
-			*(spoof ? &hs->spoof_replied : &hs->rr_replied) = true;
-		return;
-	}
-	err = revtr_rr_split(rt->kb, rt->cur, res->rr, res->rr_count,
-			     spoof ? -1 : fwd_pos(rt, NULL), dbl, &v);
-	if (!err && res->rr[v.stamp] != rt->cur)
-		revtr_alias_add(rt->kb, rt->cur, res->rr[v.stamp]);
-	if (v.egress)
-		revtr_alias_add(rt->kb, rt->cur, v.egress);
-	egress = v.egress ? v.egress : rt->cur;
-	nrev = copy_rev(rev, res->rr, &v);
-	if (!spoof) {
-		hs->rr_replied = true;
-		hs->rr_n = res->rr_count;
-		memcpy(hs->rr_raw, res->rr, res->rr_count * sizeof(res->rr[0]));
-		learn_rr_fwd(rt);
-		hs->rr_nrev = nrev;
-		memcpy(hs->rr_rev, rev, nrev * sizeof(rev[0]));
-		hs->rr_egress = egress;
-		return;
-	}
-	hs->spoof_replied = true;
-	revtr_rank_update(rt->kb, rt->cur, p->req.vp, v.stamp);
-	if (nrev > hs->best_nrev || (nrev && nrev == hs->best_nrev && p->aux < hs->best_rank)) {
-		hs->best_nrev = nrev;
-		hs->best_rank = p->aux;
-		memcpy(hs->best_rev, rev, nrev * sizeof(rev[0]));
-		hs->best_egress = egress;
-	}
-}
-
-static void consume_agent(struct revtr *rt, const struct rt_pend *p, const struct revtr_result *res)
-{
-	uint32_t a[REVTR_MAX_HOPS];
-	int i, n = 0;
-
-	if (res->status != REVTR_RES_OK || !res->trace_n)
-		return;
-	if (!(rt->cfg.flags & REVTR_NO_ATLAS))
-		revtr_atlas_add(rt->kb, p->req.vp, res->trace, res->trace_n, NULL, 0);
-	for (i = 0; i < res->trace_n && n < REVTR_MAX_HOPS; i++)
-		a[n++] = res->trace[i].addr;
-	while (n > 0 && !a[n - 1])
-		n--;
-	rt_append_addrs(rt, a, n, REVTR_HOP_AGENT_TR_REV_SEGMENT, 0);
-}
-
-void rt_consume(struct revtr *rt, const struct rt_pend *p, const struct revtr_result *res)
-{
-	struct rt_hop_state *hs = &rt->hs;
-	bool ok = res->status == REVTR_RES_OK;
-	int n;
-
-	switch (p->req.kind) {
-	case REVTR_REQ_ATLAS_TRACE:
-		if (ok && res->trace_n)
-			revtr_atlas_add(rt->kb, p->req.vp, res->trace, res->trace_n, res->rr,
-					res->rr_count);
-		else
-			kb_atlas_pending(rt->kb, p->req.vp, false);
-		break;
-	case REVTR_REQ_FWD_TRACE:
-		if (ok && res->trace_n) {
-			kb_fwd_add(rt->kb, p->req.target, res->trace, res->trace_n);
-			if (p->req.target == rt->cur)
-				learn_rr_fwd(rt);
-		}
-		break;
-	case REVTR_REQ_AGENT_TRACE:
-		if (rt->stage == ST_AGENT && p->req.target == rt->cur)
-			consume_agent(rt, p, res);
-		break;
-	case REVTR_REQ_RR_PING:
-	case REVTR_REQ_SPOOF_RR_PING:
-		if (p->req.target == rt->cur)
-			consume_rr(rt, p, res);
-		break;
-	case REVTR_REQ_TS_PRESPEC:
-		if (p->req.target != rt->cur)
-			break;
-		n = ok ? res->ts_count : 0;
-		if (p->aux < 0 && p->req.vp) {
-			/* spoofed [H, bogus] check by the VP of rank -1 - aux */
-			if (n == 1 && (!hs->ts_vp || -1 - p->aux < hs->ts_vp_rank)) {
-				hs->ts_vp = p->req.vp;
-				hs->ts_vp_rank = -1 - p->aux;
-			}
-			if (n == 1)
-				hs->ts_check = 1;
-			else if (n >= 2 && hs->ts_check != 1)
-				hs->ts_check = n;
-		} else if (p->aux < 0) {
-			hs->ts_check = n;
-			hs->ts_replied = ok;
-		} else if (n >= 2 && (hs->ts_hit < 0 || p->aux < hs->ts_hit)) {
-			hs->ts_hit = p->aux;
-		}
-		break;
 	}
 }
