@@ -100,7 +100,7 @@ static void req_keep_orphan(struct rtb_req *req)
 }
 
 /* The engine is done with req's measurement: free req if nothing else holds it. */
-static bool req_meas_done(struct rtb_req *req)
+bool rtb_req_meas_done(struct rtb_req *req)
 {
 	req->meas = 0;
 	if (req->job)
@@ -194,136 +194,6 @@ static void req_orphan(struct rtb_req *req)
 		rt_dbg("revtr: cancel of measurement %lld: already finished", (long long)meas);
 }
 
-/* ---- local measurements -------------------------------------------------------- */
-
-static void on_ping_done(struct probe_engine *e, const struct probe_result *r, void *ctx)
-{
-	struct rtb_req *req = ctx;
-	const struct probe_ping_result *p = &r->ping;
-	uint32_t i;
-
-	(void)e;
-	if (req_meas_done(req))
-		return;
-	req->res.probes = p->ping_sent;
-	for (i = 0; i < p->nreplies; i++) {
-		const struct probe_ping_reply *rp = &p->replies[i];
-
-		if (rp->icmp_type != 0)
-			continue;
-		req->res.rtt_us = (uint32_t)((rp->rtt_ns + 500) / 1000);
-		if (rp->flags & RTRACE_F_RR) {
-			req->res.rr_count = rp->rr.count > REVTR_RR_SLOTS ? REVTR_RR_SLOTS
-									   : rp->rr.count;
-			memcpy(req->res.rr, rp->rr.addr, req->res.rr_count * sizeof(uint32_t));
-		}
-		if (rp->flags & RTRACE_F_TS) {
-			req->res.ts_count = rp->ts.count;
-			if (req->res.ts_count > req->rq.ts_n)
-				req->res.ts_count = req->rq.ts_n;
-		}
-		rtb_req_answer(req, REVTR_RES_OK);
-		return;
-	}
-	rtb_req_answer(req, r->error && r->error != -ECANCELED ? REVTR_RES_ERROR
-							       : REVTR_RES_TIMEOUT);
-}
-
-static void on_trace_done(struct probe_engine *e, const struct probe_result *r, void *ctx)
-{
-	struct rtb_req *req = ctx;
-
-	(void)e;
-	if (req_meas_done(req))
-		return;
-	rtb_trace_hops(&r->trace, req->hops, &req->res);
-	if (r->error && !req->res.trace_n)
-		rtb_req_answer(req, REVTR_RES_ERROR);
-	else
-		rtb_req_answer(req, req->res.trace_n ? REVTR_RES_OK : REVTR_RES_TIMEOUT);
-}
-
-static int local_start(struct rtb_req *req)
-{
-	struct rtb *b = req->b;
-	const struct revtr_req *rq = &req->rq;
-	int64_t id;
-
-	if (rq->kind == REVTR_REQ_FWD_TRACE) {
-		struct probe_trace_opts t = {
-			.dst = rq->target,
-			.method = PROBE_TRACE_ICMP_PARIS,
-			.max_ttl = b->o.trace_max_ttl,
-			.attempts = b->o.trace_attempts,
-			.wait_ms = b->o.trace_wait_ms,
-		};
-		struct probe_cbs cbs = { .done = on_trace_done, .ctx = req };
-
-		id = probe_trace(b->e, &t, &cbs);
-		b->st.local_traces++;
-	} else {
-		struct probe_ping_opts p = {
-			.dst = rq->target,
-			.count = b->o.ping_count,
-			.wait_ms = b->o.ping_wait_ms,
-			.interval_ms = 100,
-		};
-		struct probe_cbs cbs = { .done = on_ping_done, .ctx = req };
-
-		if (rq->kind == REVTR_REQ_RR_PING) {
-			p.opt = PROBE_OPT_RR;
-		} else {
-			p.opt = PROBE_OPT_TSPRESPEC;
-			p.ntsps = rq->ts_n;
-			memcpy(p.tsps, rq->ts_addr, rq->ts_n * sizeof(uint32_t));
-		}
-		id = probe_ping(b->e, &p, &cbs);
-		b->st.local_pings++;
-	}
-	if (id < 0)
-		return (int)id;
-	req->meas = id;
-	return 0;
-}
-
-/* A reply to a probe an agent spoofed with our address. */
-static void on_spoofed(struct probe_engine *e, const struct probe_result *r, const void *resp,
-		       void *ctx)
-{
-	const struct probe_listen_reply *lr = resp;
-	struct rtb *b = ctx;
-	struct rtb_req *req = rtb_req_find(b, lr->req);
-
-	(void)e;
-	(void)r;
-	b->st.spoofed_replies++;
-	if (!req || req->id != lr->req || req->answered || !req->ag || lr->r.icmp_type != 0)
-		return;
-	if (req->rq.kind != REVTR_REQ_SPOOF_RR_PING && req->rq.kind != REVTR_REQ_TS_PRESPEC)
-		return;
-	if (lr->vp != req->rq.vp)
-		rt_dbg("revtr: spoofed reply for request %u says VP %08x, expected %08x", req->id,
-		       ntohl(lr->vp), ntohl(req->rq.vp));
-	if (lr->r.flags & RTRACE_F_RR) {
-		req->res.rr_count = lr->r.rr.count > REVTR_RR_SLOTS ? REVTR_RR_SLOTS
-								     : lr->r.rr.count;
-		memcpy(req->res.rr, lr->r.rr.addr, req->res.rr_count * sizeof(uint32_t));
-	}
-	if (lr->r.flags & RTRACE_F_TS)
-		req->res.ts_count = lr->r.ts.count > req->rq.ts_n ? req->rq.ts_n : lr->r.ts.count;
-	rtb_req_answer(req, REVTR_RES_OK);
-}
-
-static void on_listen_done(struct probe_engine *e, const struct probe_result *r, void *ctx)
-{
-	struct rtb *b = ctx;
-
-	(void)e;
-	if (r->error && r->error != -ECANCELED)
-		rt_warn("revtr: listener for spoofed replies stopped: %s", strerror(-r->error));
-	b->listen_id = 0;
-}
-
 /* ---- jobs ---------------------------------------------------------------------- */
 
 static bool needs_agent(const struct revtr_req *rq)
@@ -358,7 +228,7 @@ static void req_start(struct rtb_job *job, const struct revtr_req *rq)
 		}
 		err = rtb_agent_start(req);
 	} else {
-		err = local_start(req);
+		err = rtb_local_start(req);
 	}
 	if (err) {
 		inet_ntop(AF_INET, &rq->target, ip, sizeof(ip));
@@ -573,14 +443,7 @@ struct rtb *rtb_new(const struct rtb_opts *o, char *err, size_t errlen)
 	b->s = probe_engine_sched(b->e);
 	b->client = probe_engine_src(b->e);
 	if (o->nagents) {
-		struct probe_listen_opts lo = { 0 };
-		struct probe_cbs cbs = { .done = on_listen_done, .response = on_spoofed, .ctx = b };
-		int64_t id = probe_listen(b->e, &lo, &cbs);
-
-		if (id < 0)
-			rt_warn("revtr: no listener for spoofed replies: %s", strerror((int)-id));
-		else
-			b->listen_id = id;
+		rtb_listen_start(b);
 		e = rtb_agents_open(b, err, errlen);
 		if (e) {
 			rtb_free(b);

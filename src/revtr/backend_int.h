@@ -85,6 +85,12 @@ struct rtb_req *rtb_req_find(struct rtb *b, uint32_t id);
  * job, once, then free req unless a local measurement still holds it.
  */
 void rtb_req_answer(struct rtb_req *req, enum revtr_res_status status);
+/* The engine is done with req's measurement: true if req was freed (its job was gone). */
+bool rtb_req_meas_done(struct rtb_req *req);
+/* backend_local.c: start req's measurement on the probe engine. 0 or -errno. */
+int rtb_local_start(struct rtb_req *req);
+/* backend_local.c: the listener for replies to agent-spoofed probes. */
+void rtb_listen_start(struct rtb *b);
 
 /* ---- agents.c ---------------------------------------------------------------- */
 
