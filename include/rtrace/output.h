@@ -36,6 +36,8 @@ int output_write(FILE *f, const struct probe_result *r, enum output_fmt fmt);
 
 /* Print one reply to a spoofed probe as a listener saw it. 0 or -EIO. */
 int output_listen_reply(FILE *f, const struct probe_listen_reply *lr, enum output_fmt fmt);
+/* The same without the flush (as output_write). 0 or -EIO. */
+int output_listen_write(FILE *f, const struct probe_listen_reply *lr, enum output_fmt fmt);
 
 /* The single printers behind output_result(). 0 or -EIO. */
 int output_ping_json(FILE *f, const struct probe_ping_result *p);
@@ -44,28 +46,34 @@ int output_trace_json(FILE *f, const struct probe_trace_result *t);
 int output_trace_text(FILE *f, const struct probe_trace_result *t);
 
 /*
- * A stream of many records (a sweep prints one per target): records go into
- * a large stdio buffer with output_write() and are flushed only at record
- * boundaries: when the buffer is half full and whenever the caller calls
- * output_stream_flush(), which the event loop's users do once per loop
- * iteration (sched_set_idle), so the records one batch of replies completed
- * leave in one write(2) before the next poll. A reader never sees a partial
- * line, and a killed process loses no record it completed in an earlier
- * iteration.
+ * A stream of many records (a sweep prints one per target) written by a
+ * thread of its own, so neither formatting nor write(2) (a slow disk, a full
+ * pipe) holds up the event loop that sends probes and timestamps replies.
+ * The loop only copies each record into a queue (8 MiB; when it is full, the
+ * loop waits for the writer: nothing is dropped); the writer prints and
+ * writes out whole records as soon as it has caught up with what the loop
+ * published, which the loop does once per iteration (output_stream_flush from
+ * the idle hook, sched_set_idle). A reader never sees a partial line, and a
+ * killed process loses at most the records of its last loop iteration (those
+ * still queued); output_stream_close() writes everything out.
+ *
+ * f is a file, a pipe or a terminal (not a memory stream: the stream gives f
+ * a 1 MiB buffer of its own); only the stream writes to f between new and
+ * close. The writer thread takes no signals. The functions are called from
+ * one thread (the loop).
  */
+struct output_stream;
 
-struct output_stream {
-	FILE *f;	     /* the stream */
-	size_t bufsize;	     /* its buffer (larger than any record) */
-	int err;	     /* a write failed */
-};
-
-/* Give f the buffer buf of size bytes (it must outlive f: static or freed after fclose). */
-void output_stream_init(struct output_stream *s, FILE *f, char *buf, size_t size);
-/* Print one result into the stream (flushing by the rules above). 0 or -EIO. */
-int output_stream_put(struct output_stream *s, const struct probe_result *r, enum output_fmt fmt);
-/* Write out everything buffered. 0 or -EIO. */
+/* Start a writer of records to f in format fmt. NULL with errno set. */
+struct output_stream *output_stream_new(FILE *f, enum output_fmt fmt);
+/* Queue one result (copied). 0, -EIO (an earlier write failed), -ENOMEM. */
+int output_stream_put(struct output_stream *s, const struct probe_result *r);
+/* Queue one reply to a spoofed probe (copied). 0 or -EIO. */
+int output_stream_put_listen(struct output_stream *s, const struct probe_listen_reply *lr);
+/* Hand what was queued to the writer (does not wait). 0 or -EIO. */
 int output_stream_flush(struct output_stream *s);
+/* Write out everything queued, stop the writer, free s (f stays open). 0 or -EIO. */
+int output_stream_close(struct output_stream *s);
 
 /*
  * Read one JSON ping or trace record (what output_result() prints with

@@ -5,7 +5,7 @@
  * probes vantage points spoofed with our address), here or on an agent (-a).
  * A thin shell: options (probecli.h), targets (targets.h), the probe engine
  * (probe.h) fed through a window, results printed as they complete
- * (output.h, buffered and flushed at record boundaries), or the agent client
+ * (output.h, by a writer thread, whole records), or the agent client
  * (remote.h); SIGINT/SIGTERM stop cleanly.
  */
 #include <errno.h>
@@ -36,7 +36,7 @@ static const char usage_text[] =
 	"  -r PPS         global probe rate in packets/s (default 0: as fast as the ring goes)\n"
 	"  -o FILE        write results to FILE (default stdout)\n"
 	"  -j             JSON, one object per line (scamper field names); records are\n"
-	"                 written whole, once per batch of replies (no partial lines)\n"
+	"                 written whole as they complete (no partial lines)\n"
 	"  -f FILE        read targets from FILE ('-' = stdin): one address or prefix\n"
 	"                 (A.B.C.D/N, N >= 8) per line, '#' comments; bad lines are\n"
 	"                 reported with their line number and skipped\n"
@@ -58,9 +58,6 @@ static const char usage_tail[] =
 	"Needs cap_net_raw (TX ring) and cap_net_admin + cap_bpf (XDP): run as root.\n"
 	"Exit status: 0 ok, 1 runtime error, 2 usage error.\n";
 
-/* The output buffer of local measurements (output_stream: larger than any record). */
-#define OUT_BUF (1u << 20)
-
 static void usage_exit(const char *msg)
 {
 	if (msg && *msg)
@@ -80,7 +77,7 @@ struct app {
 	unsigned int inflight;		    /* submitted, not done */
 	int stopping;			    /* SIGINT/SIGTERM seen */
 	int out_err;			    /* writing results failed */
-	struct output_stream os;	    /* results, buffered (local measurements) */
+	struct output_stream *os;	    /* results (local measurements), by a writer thread */
 	unsigned long failed;		    /* targets that could not be measured */
 	int verbose;			    /* -v count */
 	const char *ifname;		    /* -i */
@@ -112,7 +109,7 @@ static void on_listen_reply(struct probe_engine *e, const struct probe_result *r
 
 	(void)e;
 	(void)r;
-	if (output_listen_reply(a->out, resp, a->fmt))
+	if (output_stream_put_listen(a->os, resp))
 		a->out_err = 1;
 }
 
@@ -148,7 +145,7 @@ static void on_idle(struct sched *s, void *ctx)
 	struct app *a = ctx;
 
 	(void)s;
-	output_stream_flush(&a->os);
+	output_stream_flush(a->os);
 }
 
 static void on_done(struct probe_engine *e, const struct probe_result *r, void *ctx)
@@ -157,7 +154,8 @@ static void on_done(struct probe_engine *e, const struct probe_result *r, void *
 
 	(void)e;
 	a->inflight--;
-	output_stream_put(&a->os, r, a->fmt);
+	if (output_stream_put(a->os, r))
+		a->out_err = 1;
 	feed(a);
 }
 
@@ -312,7 +310,6 @@ static int run_remote(struct app *a)
 /* The measurements here, on our own engine. Exit status. */
 static int run_local(struct app *a)
 {
-	static char outbuf[OUT_BUF];
 	char ifbuf[IF_NAMESIZE] = "";
 	int rc = 0, sfd;
 
@@ -344,7 +341,12 @@ static int run_local(struct app *a)
 			probecli_engine_error(a->ifname, errno, msg, sizeof(msg)));
 		return 1;
 	}
-	output_stream_init(&a->os, a->out, outbuf, OUT_BUF);
+	a->os = output_stream_new(a->out, a->fmt);
+	if (!a->os) {
+		fprintf(stderr, "rtrace-probe: output writer thread: %s\n", strerror(errno));
+		probe_engine_free(a->e);
+		return 1;
+	}
 	sched_set_idle(probe_engine_sched(a->e), on_idle, a);
 	sfd = signal_fd();
 	if (sfd >= 0)
@@ -366,7 +368,7 @@ static int run_local(struct app *a)
 	if (a->stopping && a->verbose)
 		fprintf(stderr, "rtrace-probe: interrupted, %u measurements unfinished\n",
 			probe_engine_active(a->e));
-	if (output_stream_flush(&a->os))
+	if (output_stream_close(a->os))
 		a->out_err = 1;
 	probecli_print_stats(stderr, a->e, a->failed, a->verbose);
 	if (sfd >= 0) {

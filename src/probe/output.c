@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <string.h>
 #include <time.h>
 
@@ -488,30 +487,6 @@ int output_write(FILE *f, const struct probe_result *r, enum output_fmt fmt)
 	return ferror(f) ? -EIO : 0;
 }
 
-void output_stream_init(struct output_stream *s, FILE *f, char *buf, size_t size)
-{
-	memset(s, 0, sizeof(*s));
-	s->f = f;
-	s->bufsize = size;
-	setvbuf(f, buf, _IOFBF, size); /* glibc ignores the size without a buffer */
-}
-
-int output_stream_flush(struct output_stream *s)
-{
-	if (__fpending(s->f) && fflush(s->f))
-		s->err = 1;
-	return s->err ? -EIO : 0;
-}
-
-int output_stream_put(struct output_stream *s, const struct probe_result *r, enum output_fmt fmt)
-{
-	if (output_write(s->f, r, fmt))
-		s->err = 1;
-	if (__fpending(s->f) > s->bufsize / 2)
-		output_stream_flush(s);
-	return s->err ? -EIO : 0;
-}
-
 int output_result(FILE *f, const struct probe_result *r, enum output_fmt fmt)
 {
 	int err = output_write(f, r, fmt);
@@ -521,6 +496,13 @@ int output_result(FILE *f, const struct probe_result *r, enum output_fmt fmt)
 
 int output_listen_reply(FILE *f, const struct probe_listen_reply *lr, enum output_fmt fmt)
 {
+	int err = output_listen_write(f, lr, fmt);
+
+	return done(f) ? -EIO : err;
+}
+
+int output_listen_write(FILE *f, const struct probe_listen_reply *lr, enum output_fmt fmt)
+{
 	const struct probe_ping_reply *p = &lr->r;
 	struct obuf b;
 
@@ -529,7 +511,7 @@ int output_listen_reply(FILE *f, const struct probe_listen_reply *lr, enum outpu
 			p->reply_size, A(p->from), A(lr->to), A(lr->vp), lr->req, p->seq,
 			p->reply_ttl);
 		text_rr_ts(f, p);
-		return done(f);
+		return ferror(f) ? -EIO : 0;
 	}
 	ob_init(&b, f);
 	OB_LIT(&b, "{\"type\":\"ping\", \"version\":\"0.4\", \"method\":\"icmp-echo\", \"src\":");
@@ -553,5 +535,5 @@ int output_listen_reply(FILE *f, const struct probe_listen_reply *lr, enum outpu
 	json_ping_reply(&b, p, 0);
 	OB_LIT(&b, "]}\n");
 	ob_spill(&b);
-	return done(f);
+	return ferror(f) ? -EIO : 0;
 }
