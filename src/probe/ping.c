@@ -199,8 +199,8 @@ int64_t probe_ping(struct probe_engine *e, const struct probe_ping_opts *o,
 	m->ping.may_send = 1;
 	sched_timer_init(&m->wake, ping_wake, m);
 	if (!m->spoofed) {
-		r->replies =
-			malloc(r->count * sizeof(*r->replies)); /* entries zeroed when filled */
+		/* entries zeroed when filled; a sweep's one-probe ping allocates nothing */
+		r->replies = r->count == 1 ? &m->reply1 : malloc(r->count * sizeof(*r->replies));
 		if (!r->replies) {
 			meas_free(e, m);
 			return -ENOMEM;
