@@ -28,21 +28,7 @@ static inline void add_agent(int node, unsigned flags)
 	nagents++;
 }
 
-/* C - G - R1 .. Rn; returns the last router. */
-static inline int chain(const char *pfx, int n, int *r)
-{
-	char name[16];
-	int i, prev = G;
-
-	for (i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), "%s%d", pfx, i + 1);
-		r[i] = m_node(&M, name, 0);
-		m_link(&M, prev, r[i], 0);
-		prev = r[i];
-	}
-	return prev;
-}
-
+/* A new model: the client C behind its gateway G (10.0.0.0/30), no agents. */
 static inline void base(void)
 {
 	m_init(&M);
@@ -52,6 +38,23 @@ static inline void base(void)
 	m_link(&M, G, C, 0x0a000000); /* 10.0.0.0/30: G .1, C .2 */
 	M.client = C;
 	D2 = VN = VF = VX = VA = -1;
+}
+
+/* A new model C - G - R1 .. Rn (base()); returns the last router. */
+static inline int chain(const char *pfx, int n, int *r)
+{
+	char name[16];
+	int i, prev;
+
+	base();
+	prev = G;
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s%d", pfx, i + 1);
+		r[i] = m_node(&M, name, 0);
+		m_link(&M, prev, r[i], 0);
+		prev = r[i];
+	}
+	return prev;
 }
 
 static inline void cfg_for(struct revtr_cfg *cfg, int dst)
@@ -143,7 +146,6 @@ static inline void near_topo(unsigned dflags)
 {
 	int r[2], r3;
 
-	base();
 	chain("R", 2, r);
 	D = m_node(&M, "D", dflags);
 	m_link(&M, r[1], D, 0x0ac80000); /* 10.200.0.0/30 */
@@ -164,7 +166,6 @@ static inline void far_topo(int with_atlas)
 {
 	int a[8];
 
-	base();
 	chain("A", 8, a);
 	D = m_node(&M, "D", 0);
 	m_link(&M, a[7], D, 0x0ac80000);
@@ -198,6 +199,16 @@ static inline const struct revtr_report *run_revtr(const struct revtr_cfg *cfg, 
 	*rt = revtr_new(cfg);
 	cr_assert_not_null(*rt);
 	return drive(*rt, lifo);
+}
+
+/* run_revtr() with cfg_for(cfg, dst), the knowledge base kb and flags set. */
+static inline const struct revtr_report *run_to(struct revtr_cfg *cfg, int dst, struct revtr_kb *kb,
+						unsigned flags, struct revtr **rt, int lifo)
+{
+	cfg_for(cfg, dst);
+	cfg->kb = kb;
+	cfg->flags |= flags;
+	return run_revtr(cfg, rt, lifo);
 }
 
 /* Test(revtr, NAME) running the scenario sc_NAME(lifo) with both answer orders. */

@@ -24,8 +24,7 @@ Test(revtr, rr_within_8_hops_asymmetric)
 
 	for (rev = 0; rev < 2; rev++) {
 		near_topo(0);
-		cfg_for(&cfg, D);
-		r = run_revtr(&cfg, &rt, rev);
+		r = run_to(&cfg, D, NULL, 0, &rt, rev);
 		cr_assert_eq(r->stop, REVTR_REACHES, "%s", r->fail_reason);
 		assert_path(r, "D R2 R3 R1 G");
 		assert_truth(r, D);
@@ -64,9 +63,7 @@ static void sc_far_needs_spoofed_rr_from_near_vp(int lifo)
 
 	far_topo(0);
 	kb = revtr_kb_new(m_addr(&M, C));
-	cfg_for(&cfg, D);
-	cfg.kb = kb;
-	r = run_revtr(&cfg, &rt, lifo);
+	r = run_to(&cfg, D, kb, 0, &rt, lifo);
 	cr_assert_eq(r->stop, REVTR_REACHES, "%s", r->fail_reason);
 	assert_truth(r, D);
 	assert_path(r, "D A8 A7 A6 A5 A4 A3 A2 A1 G");
@@ -116,8 +113,7 @@ static void sc_atlas_intersection_via_rr_and_via_mate(int lifo)
 	for (pass = 0; pass < 2; pass++) {
 		far_topo(1);
 		M.no_atlas_rr = pass; /* pass 1: only the /30 mate of A4's address */
-		cfg_for(&cfg, D);
-		r = run_revtr(&cfg, &rt, lifo);
+		r = run_to(&cfg, D, NULL, 0, &rt, lifo);
 		cr_assert_eq(r->stop, REVTR_REACHES, "%s", r->fail_reason);
 		assert_truth(r, D);
 		cr_assert_eq(r->probes.rr, 1, "the client's RR ping to A3 is not needed");
@@ -181,14 +177,12 @@ static void sc_ts_adjacency_when_rr_is_dropped(int lifo)
 	const struct revtr_report *r;
 	int b[3];
 
-	base();
 	chain("B", 3, b);
 	M.n[b[2]].flags |= M_DROP_RR;
 	D = m_node(&M, "D", 0);
 	m_link(&M, b[2], D, 0x0ac80000);
 	m_build(&M);
-	cfg_for(&cfg, D);
-	r = run_revtr(&cfg, &rt, lifo);
+	r = run_to(&cfg, D, NULL, 0, &rt, lifo);
 	cr_assert_eq(r->stop, REVTR_REACHES, "%s", r->fail_reason);
 	assert_truth(r, D);
 	assert_types(r, t, 5);
@@ -210,7 +204,6 @@ static void sc_spoofed_ts_adjacency(int lifo)
 	const struct revtr_report *r;
 	int b[2], x;
 
-	base();
 	chain("B", 2, b);
 	D = m_node(&M, "D", M_DROP_RR);
 	m_link(&M, b[1], D, 0x0ac80000);
@@ -223,8 +216,7 @@ static void sc_spoofed_ts_adjacency(int lifo)
 	m_route(&M, b[0], D, x);
 	m_build(&M);
 	add_agent(VN, REVTR_AGENT_SPOOF);
-	cfg_for(&cfg, D);
-	r = run_revtr(&cfg, &rt, lifo);
+	r = run_to(&cfg, D, NULL, 0, &rt, lifo);
 	cr_assert_eq(r->stop, REVTR_REACHES, "%s", r->fail_reason);
 	assert_truth(r, D);
 	cr_assert_eq(r->hops[1].type, REVTR_HOP_SPOOF_TS_ADJ_REV_SEGMENT, "%s",
@@ -244,8 +236,7 @@ static void sc_agent_at_destination(int lifo)
 
 	near_topo(0);
 	add_agent(D, 0);
-	cfg_for(&cfg, D);
-	r = run_revtr(&cfg, &rt, lifo);
+	r = run_to(&cfg, D, NULL, 0, &rt, lifo);
 	cr_assert_eq(r->stop, REVTR_REACHES, "%s", r->fail_reason);
 	assert_truth(r, D);
 	for (i = 1; i < r->nhops; i++)

@@ -8,6 +8,20 @@
  */
 #include "revtr_scenario.h"
 
+/* C - G - R1 - R2 - D, with a spoofing agent VN on R2; D has flags dflags. */
+static void vn_topo(unsigned dflags)
+{
+	int rr[2];
+
+	chain("R", 2, rr);
+	D = m_node(&M, "D", dflags);
+	m_link(&M, rr[1], D, 0x0ac80000);
+	VN = m_node(&M, "VN", 0);
+	m_link(&M, rr[1], VN, 0);
+	m_build(&M);
+	add_agent(VN, REVTR_AGENT_SPOOF);
+}
+
 /* D drops every packet with options: symmetry is assumed and marked. */
 static void sc_symmetry_fallback_marked_and_cached_unresponsive(int lifo)
 {
@@ -22,20 +36,10 @@ static void sc_symmetry_fallback_marked_and_cached_unresponsive(int lifo)
 	struct revtr *rt;
 	const struct revtr_report *r;
 	char buf[2048];
-	int rr[2];
 
-	base();
-	chain("R", 2, rr);
-	D = m_node(&M, "D", M_DROP_RR | M_DROP_TS);
-	m_link(&M, rr[1], D, 0x0ac80000);
-	VN = m_node(&M, "VN", 0);
-	m_link(&M, rr[1], VN, 0);
-	m_build(&M);
-	add_agent(VN, REVTR_AGENT_SPOOF);
+	vn_topo(M_DROP_RR | M_DROP_TS);
 	kb = revtr_kb_new(m_addr(&M, C));
-	cfg_for(&cfg, D);
-	cfg.kb = kb;
-	r = run_revtr(&cfg, &rt, lifo);
+	r = run_to(&cfg, D, kb, 0, &rt, lifo);
 	cr_assert_eq(r->stop, REVTR_REACHES, "%s", r->fail_reason);
 	assert_path(r, "D R2 R1 G");
 	assert_types(r, t, 4);
@@ -48,10 +52,7 @@ static void sc_symmetry_fallback_marked_and_cached_unresponsive(int lifo)
 
 	/* again without the tree cache: D is known not to answer options, so
 	 * only R2 gets an RR ping */
-	cfg_for(&cfg, D);
-	cfg.kb = kb;
-	cfg.flags |= REVTR_NO_CACHE;
-	r = run_revtr(&cfg, &rt, lifo);
+	r = run_to(&cfg, D, kb, REVTR_NO_CACHE, &rt, lifo);
 	cr_assert_eq(r->stop, REVTR_REACHES, "%s", r->fail_reason);
 	assert_types(r, t, 4);
 	cr_assert_eq(r->probes.total, 1, "%u probes", r->probes.total);
@@ -59,9 +60,7 @@ static void sc_symmetry_fallback_marked_and_cached_unresponsive(int lifo)
 	revtr_free(rt);
 
 	/* and with it: nothing is probed at all */
-	cfg_for(&cfg, D);
-	cfg.kb = kb;
-	r = run_revtr(&cfg, &rt, lifo);
+	r = run_to(&cfg, D, kb, 0, &rt, lifo);
 	cr_assert_eq(r->stop, REVTR_REACHES, "%s", r->fail_reason);
 	assert_path(r, "D R2 R1 G");
 	assert_types(r, t, 4);
@@ -82,9 +81,7 @@ Test(revtr, options_dropping_destination_without_symmetry_fails)
 	struct in_addr in;
 
 	near_topo(M_DROP_RR | M_DROP_TS);
-	cfg_for(&cfg, D);
-	cfg.flags |= REVTR_NO_SYM;
-	r = run_revtr(&cfg, &rt, 0);
+	r = run_to(&cfg, D, NULL, REVTR_NO_SYM, &rt, 0);
 	cr_assert_eq(r->stop, REVTR_FAILED);
 	cr_assert_eq(r->nhops, 1);
 	in.s_addr = m_addr(&M, D);
@@ -131,8 +128,7 @@ Test(revtr, loop_is_detected)
 	loop_d = m_addr(&M, D);
 	loop_r2 = ip4(10, 9, 9, 9);
 	M.hook = loop_hook;
-	cfg_for(&cfg, D);
-	r = run_revtr(&cfg, &rt, 0);
+	r = run_to(&cfg, D, NULL, 0, &rt, 0);
 	cr_assert_eq(r->stop, REVTR_FAILED);
 	cr_assert_eq(r->nhops, 2);
 	cr_assert_eq(r->hops[1].addr, loop_r2);
@@ -189,18 +185,9 @@ static void sc_unreachable_destination(int lifo)
 	struct revtr_cfg cfg;
 	struct revtr *rt;
 	const struct revtr_report *r;
-	int rr[2];
 
-	base();
-	chain("R", 2, rr);
-	D = m_node(&M, "D", M_NO_ECHO);
-	m_link(&M, rr[1], D, 0x0ac80000);
-	VN = m_node(&M, "VN", 0);
-	m_link(&M, rr[1], VN, 0);
-	m_build(&M);
-	add_agent(VN, REVTR_AGENT_SPOOF);
-	cfg_for(&cfg, D);
-	r = run_revtr(&cfg, &rt, lifo);
+	vn_topo(M_NO_ECHO);
+	r = run_to(&cfg, D, NULL, 0, &rt, lifo);
 	cr_assert_eq(r->stop, REVTR_FAILED);
 	cr_assert_eq(r->nhops, 1);
 	cr_assert_eq(r->hops[0].type, REVTR_HOP_DST_REV_SEGMENT);
@@ -237,9 +224,7 @@ Test(revtr, switches_no_spoof_no_atlas)
 	const struct revtr_report *r;
 
 	far_topo(1);
-	cfg_for(&cfg, D);
-	cfg.flags |= REVTR_NO_SPOOF | REVTR_NO_ATLAS | REVTR_NO_TS;
-	r = run_revtr(&cfg, &rt, 0);
+	r = run_to(&cfg, D, NULL, REVTR_NO_SPOOF | REVTR_NO_ATLAS | REVTR_NO_TS, &rt, 0);
 	cr_assert_eq(r->probes.spoof_rr, 0);
 	cr_assert_eq(r->probes.atlas, 0);
 	cr_assert_eq(r->probes.ts, 0);
