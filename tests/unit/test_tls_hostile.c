@@ -11,6 +11,25 @@
 
 TestSuite(tls, .init = setup, .fini = teardown, .timeout = 60);
 
+/* Close clients a and b, then free their context. */
+static void close_two(struct tls_ctx *cctx, struct tls_client *a, struct tls_client *b)
+{
+	tls_client_close(a);
+	tls_client_close(b);
+	tls_ctx_free(cctx);
+}
+
+/* Restart agent1 with cfg and connect two good clients a, b; returns their context. */
+static struct tls_ctx *restart_two(struct tls_server_cfg *cfg, struct tls_client **a,
+				   struct tls_client **b)
+{
+	struct tls_ctx *cctx = srv_restart("agent1", cfg);
+
+	*a = good_client(cctx);
+	*b = good_client(cctx);
+	return cctx;
+}
+
 /* Stalled handshake and stalled frame are cut off; another client is served meanwhile. */
 Test(tls, slow_loris)
 {
@@ -42,9 +61,7 @@ Test(tls, slow_loris)
 	cr_assert_str_eq(S.last_close, "incomplete message timeout");
 	/* The good client, which kept talking, is still served. */
 	ping_once(good, 1000);
-	tls_client_close(good);
-	tls_client_close(half);
-	tls_ctx_free(cctx);
+	close_two(cctx, good, half);
 }
 
 struct worker {
@@ -156,9 +173,7 @@ Test(tls, connection_limit)
 	struct tls_client *a, *b, *c;
 	char err[512];
 
-	cctx = srv_restart("agent1", &cfg);
-	a = good_client(cctx);
-	b = good_client(cctx);
+	cctx = restart_two(&cfg, &a, &b);
 	cr_assert_lt(try_client(cctx, "client1", 3000, err, sizeof(err)), 0,
 		     "third connection accepted over the limit of 2");
 	ping_once(a, 1);
@@ -166,9 +181,7 @@ Test(tls, connection_limit)
 	WAIT_FOR(tls_server_nconns(S.s) == 1, 2000);
 	c = good_client(cctx);
 	ping_once(c, 2);
-	tls_client_close(a);
-	tls_client_close(c);
-	tls_ctx_free(cctx);
+	close_two(cctx, a, c);
 }
 
 /* Idle connections are closed; KEEPALIVE keeps one open. */
@@ -179,9 +192,7 @@ Test(tls, idle_timeout_and_keepalive)
 	struct tls_client *idle, *alive;
 	struct ctl_msg k = {.type = CTL_KEEPALIVE}, r;
 
-	cctx = srv_restart("agent1", &cfg);
-	idle = good_client(cctx);
-	alive = good_client(cctx);
+	cctx = restart_two(&cfg, &idle, &alive);
 	for (int i = 0; i < 10; i++) {
 		usleep(100000);
 		cr_assert_eq(tls_client_send(alive, &k, 1000), 0, "%s", tls_client_error(alive));
@@ -190,9 +201,7 @@ Test(tls, idle_timeout_and_keepalive)
 	ping_once(alive, 1);
 	WAIT_FOR(S.closed == 1, 2000);
 	cr_assert_str_eq(S.last_close, "idle timeout");
-	tls_client_close(idle);
-	tls_client_close(alive);
-	tls_ctx_free(cctx);
+	close_two(cctx, idle, alive);
 }
 
 /*
@@ -208,9 +217,7 @@ Test(tls, slow_reader_backpressure)
 	struct ctl_msg m = {.type = CTL_PING};
 	int i, r = 0;
 
-	cctx = srv_restart("agent1", &cfg);
-	hog = good_client(cctx);
-	good = good_client(cctx);
+	cctx = restart_two(&cfg, &hog, &good);
 	m.u.ping.target = htonl(0x7f000001);
 	m.u.ping.count = 1;
 	for (i = 1; i < 2000000; i++) {
@@ -227,9 +234,7 @@ Test(tls, slow_reader_backpressure)
 		      (size_t)S.max_pending);
 	cr_assert_gt(S.max_pending, cfg.out_max / 2, "queue never filled (%zu)",
 		     (size_t)S.max_pending);
-	tls_client_close(hog);
-	tls_client_close(good);
-	tls_ctx_free(cctx);
+	close_two(cctx, hog, good);
 }
 
 /* Shutdown: no new clients (connection refused), established ones keep working. */
