@@ -31,9 +31,11 @@ double cli_num(const char *s, double lo, double hi, const char *what);
 
 /*
  * The interface (IF_NAMESIZE bytes into ifname), preferred source address and
- * gateway (0: on link) of the route from this host to dst. 0, -EADDRNOTAVAIL
+ * gateway (0: on link) of the route from this host to dst
+ * (netinfo_route_iface()), for a client that traces dst: 0, -EADDRNOTAVAIL
  * when dst is an address of this host, -ENETUNREACH when no unicast route
- * leads there, or the netlink error.
+ * leads there, or the netlink error. ifname, *src and *gw are set on success
+ * only.
  */
 int cli_route_of(uint32_t dst, char *ifname, uint32_t *src, uint32_t *gw);
 

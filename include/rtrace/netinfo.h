@@ -67,10 +67,11 @@ int netinfo_route_get(uint32_t dst, int oif, struct netinfo_route *r);
 
 /*
  * The interface the kernel routes @dst through: its name into @ifname
- * (IF_NAMESIZE bytes) and the route's preferred source into *src (0 if none).
- * 0 or -errno (-ENETUNREACH: no route).
+ * (IF_NAMESIZE bytes) and the route (netinfo_route_get(dst, 0, r)) into *r,
+ * whatever its type (r->type RTN_LOCAL: @dst is an address of this host, the
+ * interface is the loopback). 0 or -errno (-ENETUNREACH: no route).
  */
-int netinfo_route_iface(uint32_t dst, char *ifname, uint32_t *src);
+int netinfo_route_iface(uint32_t dst, char *ifname, struct netinfo_route *r);
 
 /*
  * Look up @addr in the neighbour table of @ifindex. Returns 0 and the MAC

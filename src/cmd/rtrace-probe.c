@@ -311,6 +311,7 @@ static int run_remote(struct app *a)
 static int run_local(struct app *a)
 {
 	char ifbuf[IF_NAMESIZE] = "";
+	struct netinfo_route route;
 	int rc = 0, sfd;
 
 	if (a->cmd == PROBE_LISTEN) {
@@ -321,7 +322,7 @@ static int run_local(struct app *a)
 		a->eo.accept_spoofed = 1;
 	}
 	if (!a->ifname) {
-		int err = netinfo_route_iface(a->tg.addr[0], ifbuf, &a->eo.src);
+		int err = netinfo_route_iface(a->tg.addr[0], ifbuf, &route);
 
 		if (err) {
 			char msg[128];
@@ -331,6 +332,7 @@ static int run_local(struct app *a)
 			return 1;
 		}
 		a->ifname = ifbuf;
+		a->eo.src = route.prefsrc;
 	}
 	a->eo.ifname = a->ifname;
 	a->e = probe_engine_new(&a->eo);

@@ -246,7 +246,7 @@ int nl_route_cb(const struct nlmsghdr *nh, void *arg)
 	return 0;
 }
 
-int netinfo_route_get(uint32_t dst, int oif, struct netinfo_route *r)
+int nl_route_ask(int fd, uint32_t seq, char *buf, uint32_t dst, int oif, struct netinfo_route *r)
 {
 	struct nl_req req;
 	int err;
@@ -258,29 +258,39 @@ int netinfo_route_get(uint32_t dst, int oif, struct netinfo_route *r)
 	nl_addattr(&req, RTA_DST, &dst, 4);
 	if (oif > 0)
 		nl_addattr(&req, RTA_OIF, &oif, 4);
-	err = nl_talk(&req, nl_route_cb, r);
+	if (fd < 0) {
+		err = nl_talk(&req, nl_route_cb, r);
+	} else {
+		req.nh.nlmsg_seq = seq;
+		err = nl_talk_fd(fd, &req, nl_route_cb, r, buf, NL_BUF);
+	}
+	if (!err && !r->oif)
+		err = -ENETUNREACH;
+	return err;
+}
+
+int netinfo_route_get(uint32_t dst, int oif, struct netinfo_route *r)
+{
+	int err = nl_route_ask(-1, 0, NULL, dst, oif, r);
+
 	if (err)
 		return err;
-	if (!r->oif)
-		return -ENETUNREACH;
 	r->dst = dst;
 	r->nexthop = r->gateway ? r->gateway : dst;
 	return 0;
 }
 
-int netinfo_route_iface(uint32_t dst, char *ifname, uint32_t *src)
+int netinfo_route_iface(uint32_t dst, char *ifname, struct netinfo_route *r)
 {
-	struct netinfo_route r;
 	struct netinfo_if ifc;
-	int err = netinfo_route_get(dst, 0, &r);
+	int err = netinfo_route_get(dst, 0, r);
 
 	if (err)
 		return err;
-	err = netinfo_if_by_index(r.oif, &ifc);
+	err = netinfo_if_by_index(r->oif, &ifc);
 	if (err)
 		return err;
 	snprintf(ifname, IF_NAMESIZE, "%s", ifc.name);
-	*src = r.prefsrc;
 	return 0;
 }
 

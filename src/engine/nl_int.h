@@ -12,6 +12,9 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <stddef.h>
+#include <stdint.h>
+
+struct netinfo_route;
 
 /* Bytes of the receive buffer of one request (a dump comes in several reads). */
 #define NL_BUF 65536
@@ -48,5 +51,12 @@ int nl_open(void);
 int nl_talk_fd(int fd, struct nl_req *r, nl_cb cb, void *arg, char *buf, size_t buflen);
 /* RTM_NEWROUTE reply -> struct netinfo_route (arg); type, oif, gateway, prefsrc. */
 int nl_route_cb(const struct nlmsghdr *nh, void *arg);
+/*
+ * RTM_GETROUTE for @dst (restricted to output interface @oif if > 0) into *r
+ * (type, oif, gateway, prefsrc; dst and nexthop left 0): on @fd with sequence
+ * number @seq and receive buffer @buf (NL_BUF bytes), or on a socket of its
+ * own if @fd < 0. 0, -ENETUNREACH (no output interface) or the reply's -errno.
+ */
+int nl_route_ask(int fd, uint32_t seq, char *buf, uint32_t dst, int oif, struct netinfo_route *r);
 
 #endif /* RTRACE_ENGINE_NL_INT_H */

@@ -364,26 +364,6 @@ static void rc_insert(struct netinfo_rcache *c, uint32_t d, unsigned int len, in
 	c->lens |= 1ull << len;
 }
 
-/* RTM_GETROUTE for dst on the long-lived socket (netinfo_route_get()'s question). */
-static int rc_ask(struct netinfo_rcache *c, uint32_t dst, struct netinfo_route *r)
-{
-	struct nl_req req;
-	int err;
-
-	memset(r, 0, sizeof(*r));
-	nl_init(&req, RTM_GETROUTE, 0, sizeof(req.rtm));
-	req.rtm.rtm_family = AF_INET;
-	req.rtm.rtm_dst_len = 32;
-	nl_addattr(&req, RTA_DST, &dst, 4);
-	if (c->oif > 0)
-		nl_addattr(&req, RTA_OIF, &c->oif, 4);
-	req.nh.nlmsg_seq = ++c->seq;
-	err = nl_talk_fd(c->fd, &req, nl_route_cb, r, c->buf, NL_BUF);
-	if (!err && !r->oif)
-		err = -ENETUNREACH;
-	return err;
-}
-
 int netinfo_rcache_get(struct netinfo_rcache *c, uint32_t dst, struct netinfo_route *r)
 {
 	uint32_t d = ntohl(dst);
@@ -397,7 +377,7 @@ int netinfo_rcache_get(struct netinfo_rcache *c, uint32_t dst, struct netinfo_ro
 		c->st.asked++;
 		if (!c->snap)
 			rc_snapshot(c);
-		err = rc_ask(c, dst, &nr);
+		err = nl_route_ask(c->fd, ++c->seq, c->buf, dst, c->oif, &nr);
 		if (err && err != -ENETUNREACH && err != -EHOSTUNREACH)
 			return err; /* not an answer about the route: do not cache */
 		rc_insert(c, d, rc_block_len(c, d), err, &nr);

@@ -6,6 +6,7 @@
  * code: its usage errors print and exit, which the library proper never does.
  */
 #include <errno.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,17 +57,14 @@ double cli_num(const char *s, double lo, double hi, const char *what)
 int cli_route_of(uint32_t dst, char *ifname, uint32_t *src, uint32_t *gw)
 {
 	struct netinfo_route r;
-	struct netinfo_if ifc;
-	int err = netinfo_route_get(dst, 0, &r);
+	char name[IF_NAMESIZE];
+	int err = netinfo_route_iface(dst, name, &r);
 
 	if (err)
 		return err;
-	if (r.type != 1 /* RTN_UNICAST */)
-		return r.type == 2 /* RTN_LOCAL */ ? -EADDRNOTAVAIL : -ENETUNREACH;
-	err = netinfo_if_by_index(r.oif, &ifc);
-	if (err)
-		return err;
-	snprintf(ifname, IF_NAMESIZE, "%s", ifc.name);
+	if (r.type != RTN_UNICAST)
+		return r.type == RTN_LOCAL ? -EADDRNOTAVAIL : -ENETUNREACH;
+	memcpy(ifname, name, IF_NAMESIZE);
 	*src = r.prefsrc;
 	*gw = r.gateway;
 	return 0;
