@@ -157,6 +157,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/rtrace/topos
 	install -m 0755 $(CMDS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 tools/rtrace-testbed tools/rtrace-keygen $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/lib/rtrace/rtrace_testbed
+	install -m 0644 tools/rtrace_testbed/*.py $(DESTDIR)$(PREFIX)/lib/rtrace/rtrace_testbed/
 	install -m 0644 tests/topos/*.topo $(DESTDIR)$(PREFIX)/share/rtrace/topos/
 
 clean:
