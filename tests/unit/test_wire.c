@@ -15,73 +15,56 @@
 #include "rtrace/wire.h"
 #include "classify.skel.h"
 
-#define OFF(t, f, o) _Static_assert(offsetof(struct t, f) == (o), #t "." #f " moved")
+/*
+ * Each struct's members with their offsets, once: X(struct, member, offset).
+ * They give the static asserts below and the member tables the BTF of the
+ * BPF object is compared with.
+ */
+/* clang-format off */
+#define RR_MEMBERS(X, t)                                                                           \
+	X(t, len, 0) X(t, ptr, 1) X(t, count, 2) X(t, pad, 3)                                      \
+	X(t, addr, 4)
+#define TS_MEMBERS(X, t)                                                                           \
+	X(t, len, 0) X(t, ptr, 1) X(t, flags, 2)                                                   \
+	X(t, overflow, 3) X(t, count, 4) X(t, slots, 5)                                            \
+	X(t, pad, 6) X(t, addr, 8) X(t, stamp, 24)
+#define QUOTE_MEMBERS(X, t)                                                                        \
+	X(t, saddr, 0) X(t, daddr, 4) X(t, ip_id, 8)                                               \
+	X(t, tot_len, 10) X(t, ttl, 12) X(t, proto, 13)                                            \
+	X(t, ihl, 14) X(t, pad, 15) X(t, l4, 16)
+#define COOKIE_MEMBERS(X, t)                                                                       \
+	X(t, magic, 0) X(t, spoofer, 4) X(t, req, 8)                                               \
+	X(t, aux, 12)
+#define REPLY_MEMBERS(X, t)                                                                        \
+	X(t, rx_ns, 0) X(t, saddr, 8) X(t, daddr, 12)                                              \
+	X(t, ifindex, 16) X(t, flags, 20) X(t, ip_id, 22)                                          \
+	X(t, tot_len, 24) X(t, ttl, 26) X(t, tos, 27)                                              \
+	X(t, kind, 28) X(t, icmp_type, 29) X(t, icmp_code, 30)                                     \
+	X(t, pad0, 31) X(t, icmp_id, 32) X(t, icmp_seq, 34)                                        \
+	X(t, rr, 36) X(t, ts, 76) X(t, q, 136)                                                     \
+	X(t, cookie, 160)
+#define MATCH_MEMBERS(X, t)                                                                        \
+	X(t, addr, 0) X(t, icmp_id, 4) X(t, udp_sport, 6)                                          \
+	X(t, accept_spoofed, 8) X(t, pad, 9)
+/* clang-format on */
+
+#define OFF(t, f, o) _Static_assert(offsetof(struct t, f) == (o), #t "." #f " moved");
 #define SIZE(t, s) _Static_assert(sizeof(struct t) == (s), #t " resized")
 
 SIZE(rtrace_rr, 40);
-OFF(rtrace_rr, len, 0);
-OFF(rtrace_rr, ptr, 1);
-OFF(rtrace_rr, count, 2);
-OFF(rtrace_rr, pad, 3);
-OFF(rtrace_rr, addr, 4);
-
+RR_MEMBERS(OFF, rtrace_rr)
 SIZE(rtrace_ts, 60);
-OFF(rtrace_ts, len, 0);
-OFF(rtrace_ts, ptr, 1);
-OFF(rtrace_ts, flags, 2);
-OFF(rtrace_ts, overflow, 3);
-OFF(rtrace_ts, count, 4);
-OFF(rtrace_ts, slots, 5);
-OFF(rtrace_ts, pad, 6);
-OFF(rtrace_ts, addr, 8);
-OFF(rtrace_ts, stamp, 24);
-
+TS_MEMBERS(OFF, rtrace_ts)
 SIZE(rtrace_quote, 24);
-OFF(rtrace_quote, saddr, 0);
-OFF(rtrace_quote, daddr, 4);
-OFF(rtrace_quote, ip_id, 8);
-OFF(rtrace_quote, tot_len, 10);
-OFF(rtrace_quote, ttl, 12);
-OFF(rtrace_quote, proto, 13);
-OFF(rtrace_quote, ihl, 14);
-OFF(rtrace_quote, pad, 15);
-OFF(rtrace_quote, l4, 16);
-
+QUOTE_MEMBERS(OFF, rtrace_quote)
 SIZE(rtrace_cookie, 16);
-OFF(rtrace_cookie, magic, 0);
-OFF(rtrace_cookie, spoofer, 4);
-OFF(rtrace_cookie, req, 8);
-OFF(rtrace_cookie, aux, 12);
-
+COOKIE_MEMBERS(OFF, rtrace_cookie)
 SIZE(rtrace_reply, 176);
-OFF(rtrace_reply, rx_ns, 0);
-OFF(rtrace_reply, saddr, 8);
-OFF(rtrace_reply, daddr, 12);
-OFF(rtrace_reply, ifindex, 16);
-OFF(rtrace_reply, flags, 20);
-OFF(rtrace_reply, ip_id, 22);
-OFF(rtrace_reply, tot_len, 24);
-OFF(rtrace_reply, ttl, 26);
-OFF(rtrace_reply, tos, 27);
-OFF(rtrace_reply, kind, 28);
-OFF(rtrace_reply, icmp_type, 29);
-OFF(rtrace_reply, icmp_code, 30);
-OFF(rtrace_reply, pad0, 31);
-OFF(rtrace_reply, icmp_id, 32);
-OFF(rtrace_reply, icmp_seq, 34);
-OFF(rtrace_reply, rr, 36);
-OFF(rtrace_reply, ts, 76);
-OFF(rtrace_reply, q, 136);
-OFF(rtrace_reply, cookie, 160);
+REPLY_MEMBERS(OFF, rtrace_reply)
 /* ring buffer records are 8-byte aligned: no tail padding to lose */
 _Static_assert(sizeof(struct rtrace_reply) % 8 == 0, "rtrace_reply not a multiple of 8");
-
 SIZE(rtrace_match, 12);
-OFF(rtrace_match, addr, 0);
-OFF(rtrace_match, icmp_id, 4);
-OFF(rtrace_match, udp_sport, 6);
-OFF(rtrace_match, accept_spoofed, 8);
-OFF(rtrace_match, pad, 9);
+MATCH_MEMBERS(OFF, rtrace_match)
 
 _Static_assert(RTRACE_CNT_MAX == 4, "counter added: update the classifier and readers");
 
@@ -109,32 +92,13 @@ static void check_btf(const struct btf *btf, const char *name, unsigned size,
 	}
 }
 
-#define M(t, f)                                                                                    \
-	{                                                                                          \
-#f, offsetof(struct t, f)                                                          \
-	}
+#define M(t, f, o) {#f, o},
 
 Test(wire, bpf_object_sees_the_same_layout)
 {
-	static const struct member reply[] = {
-		M(rtrace_reply, rx_ns),	  M(rtrace_reply, saddr),     M(rtrace_reply, daddr),
-		M(rtrace_reply, ifindex), M(rtrace_reply, flags),     M(rtrace_reply, ip_id),
-		M(rtrace_reply, tot_len), M(rtrace_reply, ttl),	      M(rtrace_reply, tos),
-		M(rtrace_reply, kind),	  M(rtrace_reply, icmp_type), M(rtrace_reply, icmp_code),
-		M(rtrace_reply, pad0),	  M(rtrace_reply, icmp_id),   M(rtrace_reply, icmp_seq),
-		M(rtrace_reply, rr),	  M(rtrace_reply, ts),	      M(rtrace_reply, q),
-		M(rtrace_reply, cookie),
-	};
-	static const struct member match[] = {
-		M(rtrace_match, addr),	    M(rtrace_match, icmp_id),
-		M(rtrace_match, udp_sport), M(rtrace_match, accept_spoofed),
-		M(rtrace_match, pad),
-	};
-	static const struct member ts[] = {
-		M(rtrace_ts, len),	M(rtrace_ts, ptr),   M(rtrace_ts, flags),
-		M(rtrace_ts, overflow), M(rtrace_ts, count), M(rtrace_ts, slots),
-		M(rtrace_ts, pad),	M(rtrace_ts, addr),  M(rtrace_ts, stamp),
-	};
+	static const struct member reply[] = {REPLY_MEMBERS(M, rtrace_reply)};
+	static const struct member match[] = {MATCH_MEMBERS(M, rtrace_match)};
+	static const struct member ts[] = {TS_MEMBERS(M, rtrace_ts)};
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "classify");
 	struct bpf_object *obj;
 	const void *elf;
