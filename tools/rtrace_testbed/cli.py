@@ -92,6 +92,10 @@ def main(argv):
 		return 0 if len(argv) >= 2 else 2
 	try:
 		return _run(argv)
+	except BrokenPipeError:
+		# the reader went away (| head): no error, and no second one at exit
+		os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+		return 0
 	except (TopoError, KeyError, RuntimeError, OSError, ValueError) as e:
 		log("error: %s" % (e,))
 		return 1

@@ -100,7 +100,9 @@ class Topo:
 			elif opt == "agent":
 				h["agent"] = True
 			elif opt == "at":
-				h["at"] = next(opts)
+				h["at"] = next(opts, None)
+				if h["at"] is None:
+					raise TopoError("host %s: 'at' needs a router name (at ROUTER)" % name)
 			else:
 				raise TopoError("unknown host option '%s'" % opt)
 		if not h["roles"] or any(r not in ROLES for r in h["roles"]):
