@@ -1,6 +1,11 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # agent_lib.sh - helpers of the rtraced netns tests (bash; source after lib.sh).
 #
+#   agent_line_up CLIENT...    # the agent tests' start: rtraced and rtrace-probe
+#                              # built (BIN, PROBE, AGENT_BIN), the line test
+#                              # internet up; T, SRC, VP (vp1), D1, D2, PORT
+#                              # (7777); certificates in $T/certs for vp1 and
+#                              # each CLIENT, a foreign CA's alice in $T/foreign
 #   agent_pick_bin             # AGENT_BIN: $BIN/rtraced, or the ASan build when
 #                              # $BIN is not one (build/asan/bin, if not older);
 #                              # it and $PROBE (if set) are copied to $TB_TMP
@@ -12,6 +17,21 @@
 
 # is_asan FILE: the binary is instrumented by AddressSanitizer.
 is_asan() { grep -q __asan_init "$1" 2>/dev/null; }
+
+agent_line_up() {
+	tb_need_bin rtraced rtrace-probe
+	PROBE=$BIN/rtrace-probe
+	AGENT_BIN=$BIN/rtraced
+	tb_up line
+	T=$TB_TMP
+	SRC=$(tb_addr src)
+	VP=$(tb_addr vp1)
+	D1=$(tb_addr d1)
+	D2=$(tb_addr d2)
+	PORT=7777
+	"$TB_ROOT/tools/rtrace-keygen" "$T/certs" vp1 "$@" 2>/dev/null || fail "keygen"
+	"$TB_ROOT/tools/rtrace-keygen" "$T/foreign" alice 2>/dev/null || fail "keygen foreign"
+}
 
 agent_pick_bin() {
 	local cand=$TB_ROOT/build/asan/bin/rtraced

@@ -10,7 +10,7 @@
 # 0 pass, 77 skip (skip REASON: the reason is the last stderr line), else fail.
 #
 #   . "$(dirname "$0")/lib.sh"
-#   tb_need_root; tb_need_cmd traceroute
+#   tb_need_root; tb_need_cmd traceroute; tb_need_bin rtrace-probe
 #   tb_up mesh                 # sets TB_PREFIX, TB_MANIFEST (also tests/topos/mesh.topo)
 #   tb_exec src ping -c1 "$(tb_addr d1)"
 #   tb_path d1 src             # -> "r4 r2 r1" (ground-truth routers)
@@ -42,6 +42,14 @@ tb_need_cmd() {
 	for c in "$@"; do
 		command -v "$c" >/dev/null 2>&1 || skip "needs $c (tools/install-deps)"
 	done
+}
+
+# tb_need_bin NAME...: BIN is $RTRACE_BIN or the tree's bin/; fail unless
+# every $BIN/NAME is built.
+tb_need_bin() {
+	local n
+	BIN=${RTRACE_BIN:-$TB_ROOT/bin}
+	for n in "$@"; do [ -x "$BIN/$n" ] || fail "no $BIN/$n (make first)"; done
 }
 
 # tb_wait_log PID LOG PATTERN WHAT [TRIES [STEP]]: wait until LOG matches PATTERN

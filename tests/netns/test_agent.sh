@@ -19,20 +19,8 @@ set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/agent_lib.sh"
 tb_need_root
-BIN=${RTRACE_BIN:-$TB_ROOT/bin}
-[ -x "$BIN/rtraced" ] && [ -x "$BIN/rtrace-probe" ] || fail "no $BIN/rtraced or rtrace-probe (make first)"
-tb_up line
-
-T=$TB_TMP
-SRC=$(tb_addr src)
-VP=$(tb_addr vp1)
-D1=$(tb_addr d1)
-D2=$(tb_addr d2)
-PORT=7777
-
 # Certificates: agent vp1; clients alice, bob, eve; a foreign CA with its own alice.
-"$TB_ROOT/tools/rtrace-keygen" "$T/certs" vp1 alice bob eve 2>/dev/null || fail "keygen"
-"$TB_ROOT/tools/rtrace-keygen" "$T/foreign" alice 2>/dev/null || fail "keygen foreign"
+agent_line_up alice bob eve
 cat >"$T/policy" <<EOF
 global rate 5000 inflight 64
 client alice spoof $D2
@@ -41,13 +29,9 @@ client eve deny
 blocklist 10.250.0.0/16
 EOF
 
-# Not through the tb_exec function: $! must be rtraced itself (ip netns exec execs it).
-ip netns exec "$(tb_ns vp1)" "$BIN/rtraced" -i eth0 -l "$PORT" -c "$T/certs" -n vp1 \
-	--policy "$T/policy" -v >"$T/agent.out" 2>"$T/agent.log" &
-AGENT=$!
-tb_on_exit "kill $AGENT 2>/dev/null; wait $AGENT 2>/dev/null"
-tb_wait_log $AGENT "$T/agent.log" "listening on port" rtraced 50 ||
-	{ cat "$T/agent.log" >&2; fail "rtraced did not start"; }
+agent_start vp1 "$T/agent.log" -i eth0 -l "$PORT" -c "$T/certs" -n vp1 --policy "$T/policy" \
+	-v >"$T/agent.out"
+AGENT=$AGENT_PID
 
 cat >"$T/agentc.py" <<'PYEOF'
 # A control-link client written from the protocol description in ctl.h.

@@ -20,19 +20,8 @@ set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/agent_lib.sh"
 tb_need_root
-BIN=${RTRACE_BIN:-$TB_ROOT/bin}
-PROBE=$BIN/rtrace-probe
-[ -x "$BIN/rtraced" ] && [ -x "$PROBE" ] || fail "no $BIN/rtraced or $PROBE (make first)"
+agent_line_up alice
 agent_pick_bin
-tb_up line
-T=$TB_TMP
-SRC=$(tb_addr src)
-VP=$(tb_addr vp1)
-D1=$(tb_addr d1)
-D2=$(tb_addr d2)
-PORT=7777
-"$TB_ROOT/tools/rtrace-keygen" "$T/certs" vp1 alice 2>/dev/null || fail "keygen"
-"$TB_ROOT/tools/rtrace-keygen" "$T/foreign" alice 2>/dev/null || fail "keygen foreign"
 printf 'global rate 5000 inflight 64\nblocklist 10.250.0.0/16\n' >"$T/policy"
 LOG=$T/agent.log
 agent_start vp1 "$LOG" -i eth0 -l "$PORT" -c "$T/certs" -n vp1 --policy "$T/policy" \

@@ -16,18 +16,8 @@ set -u
 . "$(dirname "$0")/agent_lib.sh"
 tb_need_root
 tb_need_cmd nft
-BIN=${RTRACE_BIN:-$TB_ROOT/bin}
-PROBE=$BIN/rtrace-probe
-[ -x "$BIN/rtraced" ] && [ -x "$PROBE" ] || fail "no $BIN/rtraced or $PROBE (make first)"
+agent_line_up alice
 agent_pick_bin
-tb_up line
-T=$TB_TMP
-SRC=$(tb_addr src)
-VP=$(tb_addr vp1)
-D1=$(tb_addr d1)
-D2=$(tb_addr d2)
-PORT=7777
-"$TB_ROOT/tools/rtrace-keygen" "$T/certs" vp1 alice 2>/dev/null || fail "keygen"
 # Room for 50 clients at once (each asks for 3 probes).
 printf 'global rate 20000 inflight 256\ndefault rate 1000 inflight 16\n' >"$T/policy"
 AGENT_ARGS=(-i eth0 -l "$PORT" -c "$T/certs" -n vp1 --policy "$T/policy")

@@ -12,24 +12,12 @@
 #  5. without -j, ping and trace results from the agent print as text.
 set -u
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/agent_lib.sh"
 tb_need_root
-BIN=${RTRACE_BIN:-$TB_ROOT/bin}
-PROBE=$BIN/rtrace-probe
-[ -x "$BIN/rtraced" ] && [ -x "$PROBE" ] || fail "no $BIN/rtraced or $PROBE (make first)"
-tb_up line
-T=$TB_TMP
-SRC=$(tb_addr src)
-VP=$(tb_addr vp1)
-D1=$(tb_addr d1)
-
-"$TB_ROOT/tools/rtrace-keygen" "$T/certs" vp1 alice 2>/dev/null || fail "keygen"
-"$TB_ROOT/tools/rtrace-keygen" "$T/foreign" alice 2>/dev/null || fail "keygen foreign"
+agent_line_up alice
 printf 'global rate 5000 inflight 64\nblocklist 10.250.0.0/16\n' >"$T/policy"
-ip netns exec "$(tb_ns vp1)" "$BIN/rtraced" -i eth0 -l 7777 -c "$T/certs" -n vp1 \
-	--policy "$T/policy" -v 2>"$T/agent.log" &
-AGENT=$!
-tb_on_exit "kill $AGENT 2>/dev/null; wait $AGENT 2>/dev/null"
-tb_wait_log $AGENT "$T/agent.log" "listening on port" rtraced 50 || fail "rtraced did not start"
+agent_start vp1 "$T/agent.log" -i eth0 -l "$PORT" -c "$T/certs" -n vp1 --policy "$T/policy" -v
+AGENT=$AGENT_PID
 A=(-a "$VP:7777" -c "$T/certs" -n alice)
 
 # 2. ping -R
