@@ -20,7 +20,7 @@
 /* The program name for messages ("PROG: msg") and the text -h prints. */
 void cli_init(const char *prog, const char *usage);
 
-/* "PROG: msg" (if msg), the usage text on stderr, exit(2). */
+/* "PROG: msg" (if msg is neither NULL nor ""), the usage text on stderr, exit(2). */
 __attribute__((noreturn)) void cli_usage_exit(const char *msg);
 
 /* The usage text on stdout, exit(0) (-h, --help). */
@@ -40,11 +40,19 @@ double cli_num(const char *s, double lo, double hi, const char *what);
 int cli_route_of(uint32_t dst, char *ifname, uint32_t *src, uint32_t *gw);
 
 /*
- * Block sigs (0-terminated) and deliver them through a non-blocking signalfd
- * registered on s with cb(ctx) (EPOLLIN). Returns the fd (the caller closes
- * it), or -errno.
+ * Block sigs (0-terminated) and return a non-blocking signalfd that delivers
+ * them (the caller closes it), or -errno.
+ */
+int cli_sigfd(const int *sigs);
+
+/*
+ * cli_sigfd(sigs), registered on s with cb(ctx) (EPOLLIN). Returns the fd
+ * (the caller closes it), or -errno.
  */
 int cli_signalfd(struct sched *s, const int *sigs, sched_fd_cb cb, void *ctx);
+
+/* The number of the next signal read from signalfd fd, 0 if none is pending. */
+int cli_signal_read(int fd);
 
 /*
  * The options of the reverse-traceroute clients (rtrace, rtrace-batch):

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/signalfd.h>
 
 #include "rtrace/batch.h"
 #include "rtrace/cli.h"
@@ -183,18 +182,18 @@ static void on_tick(struct sched *s, struct sched_timer *t, void *ctx)
 
 static void on_signal(struct sched *s, int fd, uint32_t events, void *ctx)
 {
-	struct signalfd_siginfo si;
 	struct app *a = ctx;
+	int sig = cli_signal_read(fd);
 
 	(void)s;
 	(void)events;
-	if (read(fd, &si, sizeof(si)) != sizeof(si))
+	if (!sig)
 		return;
 	if (a->sig) {
 		a->deadline = 1; /* second signal: stop now */
 		return;
 	}
-	a->sig = (int)si.ssi_signo;
+	a->sig = sig;
 	a->deadline = sched_now_ns() + a->drain_ns;
 	batch_drain(a->bt);
 	if (!a->quiet)
@@ -220,16 +219,7 @@ struct opts {
 	int resume, quiet;
 };
 
-enum {
-	O_RESUME = CLI_O_FIRST_FREE,
-	O_ALLOW,
-	O_BLOCK,
-	O_DSTPPS,
-	O_P24,
-	O_RETRIES,
-	O_DRAIN,
-	O_WAIT
-};
+enum { O_RESUME = CLI_O_FIRST_FREE, O_ALLOW, O_BLOCK, O_DSTPPS, O_P24, O_RETRIES, O_DRAIN, O_WAIT };
 
 static void parse_opts(struct opts *o, int argc, char **argv)
 {
@@ -301,7 +291,8 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 			o->drain_s = cli_num(optarg, 0, 3600, "--drain");
 			break;
 		case O_WAIT:
-			o->c.bo.ping_wait_ms = (uint32_t)(cli_num(optarg, 0.01, 60, "--wait") * 1000);
+			o->c.bo.ping_wait_ms =
+				(uint32_t)(cli_num(optarg, 0.01, 60, "--wait") * 1000);
 			break;
 		default:
 			cli_usage_exit(NULL);

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/signalfd.h>
 
 #include "rtrace/cli.h"
 #include "rtrace/log.h"
@@ -73,11 +72,9 @@ static void on_done(struct rtb *b, struct revtr *rt, void *ctx)
 
 static void on_signal(struct sched *s, int fd, uint32_t events, void *ctx)
 {
-	struct signalfd_siginfo si;
-
 	(void)s;
 	(void)events;
-	if (read(fd, &si, sizeof(si)) == sizeof(si))
+	if (cli_signal_read(fd))
 		((struct app *)ctx)->stop = 1;
 }
 
@@ -143,19 +140,19 @@ enum { O_MAXHOPS = CLI_O_FIRST_FREE, O_TIMEOUT, O_WAIT };
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		{ "help", no_argument, NULL, 'h' },
+		{"help", no_argument, NULL, 'h'},
 		CLI_REVTR_LONGOPTS,
-		{ "max-hops", required_argument, NULL, O_MAXHOPS },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "wait", required_argument, NULL, O_WAIT },
-		{ NULL, 0, NULL, 0 },
+		{"max-hops", required_argument, NULL, O_MAXHOPS},
+		{"timeout", required_argument, NULL, O_TIMEOUT},
+		{"wait", required_argument, NULL, O_WAIT},
+		{NULL, 0, NULL, 0},
 	};
 	struct cli_revtr o;
 	struct rtb_opts *bo = &o.bo;
 	struct revtr_cfg *cfg = &o.rcfg;
 	struct revtr_agent ra[REVTR_MAX_AGENTS];
 	struct revtr_report rep;
-	struct app app = { 0 };
+	struct app app = {0};
 	struct revtr *rt;
 	struct rtb *b;
 	char ifbuf[IF_NAMESIZE] = "", err[512];
@@ -227,8 +224,9 @@ int main(int argc, char **argv)
 	cfg->agents = ra;
 	cfg->nagents = rtb_agents(b, ra, REVTR_MAX_AGENTS);
 	if (bo->nagents && !cfg->nagents && !quiet)
-		fprintf(stderr, "rtrace: none of the %zu agents is usable: measuring from here "
-				"only\n",
+		fprintf(stderr,
+			"rtrace: none of the %zu agents is usable: measuring from here "
+			"only\n",
 			bo->nagents);
 	rt = revtr_new(cfg);
 	if (!rt) {
@@ -237,7 +235,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	sfd = cli_signalfd(rtb_sched(b), (const int[]){ SIGINT, SIGTERM, 0 }, on_signal, &app);
+	sfd = cli_signalfd(rtb_sched(b), (const int[]){SIGINT, SIGTERM, 0}, on_signal, &app);
 	rc = rtb_submit(b, rt, on_done, &app);
 	deadline = sched_now_ns() + (uint64_t)(timeout_s * 1e9);
 	while (!rc && !app.done && !app.stop && sched_now_ns() < deadline) {
@@ -255,8 +253,7 @@ int main(int argc, char **argv)
 		rep.stop = REVTR_FAILED;
 		snprintf(rep.fail_reason, sizeof(rep.fail_reason),
 			 "%s after %.1f s with %d requests outstanding",
-			 app.stop ? "interrupted" : "timed out",
-			 (double)rep.runtime_ns / 1e9, out);
+			 app.stop ? "interrupted" : "timed out", (double)rep.runtime_ns / 1e9, out);
 	}
 	if (rep.stop == REVTR_FAILED && bo->nagents && !cfg->nagents) {
 		size_t l = strlen(rep.fail_reason);

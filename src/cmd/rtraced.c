@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/signalfd.h>
 
 #include "rtrace/agent.h"
 #include "rtrace/cli.h"
@@ -80,15 +79,15 @@ static void reload(struct daemon *d)
 static void on_signal(struct sched *s, int fd, uint32_t events, void *ctx)
 {
 	struct daemon *d = ctx;
-	struct signalfd_siginfo si;
+	int sig;
 
 	(void)events;
-	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGHUP) {
+	while ((sig = cli_signal_read(fd))) {
+		if (sig == SIGHUP) {
 			reload(d);
 			continue;
 		}
-		rt_info("%s: stopping", strsignal(si.ssi_signo));
+		rt_info("%s: stopping", strsignal(sig));
 		sched_stop(s);
 	}
 }

@@ -32,7 +32,7 @@ void cli_init(const char *prog, const char *usage)
 
 void cli_usage_exit(const char *msg)
 {
-	if (msg)
+	if (msg && *msg)
 		fprintf(stderr, "%s: %s\n", cli_prog, msg);
 	fprintf(stderr, "%s", cli_usage);
 	exit(2);
@@ -70,24 +70,40 @@ int cli_route_of(uint32_t dst, char *ifname, uint32_t *src, uint32_t *gw)
 	return 0;
 }
 
-int cli_signalfd(struct sched *s, const int *sigs, sched_fd_cb cb, void *ctx)
+int cli_sigfd(const int *sigs)
 {
 	sigset_t mask;
-	int fd, err;
+	int fd;
 
 	sigemptyset(&mask);
 	for (; *sigs; sigs++)
 		sigaddset(&mask, *sigs);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int cli_signalfd(struct sched *s, const int *sigs, sched_fd_cb cb, void *ctx)
+{
+	int fd = cli_sigfd(sigs), err;
+
 	if (fd < 0)
-		return -errno;
+		return fd;
 	err = sched_add_fd(s, fd, EPOLLIN, cb, ctx);
 	if (err) {
 		close(fd);
 		return err < 0 ? err : -EINVAL;
 	}
 	return fd;
+}
+
+int cli_signal_read(int fd)
+{
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return 0;
+	return (int)si.ssi_signo;
 }
 
 void cli_revtr_init(struct cli_revtr *o)
