@@ -15,9 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
 
+#include "rtrace/cli.h"
 #include "rtrace/log.h"
 #include "rtrace/netinfo.h"
 #include "rtrace/output.h"
@@ -58,12 +57,14 @@ static const char usage_tail[] =
 	"Needs cap_net_raw (TX ring) and cap_net_admin + cap_bpf (XDP): run as root.\n"
 	"Exit status: 0 ok, 1 runtime error, 2 usage error.\n";
 
-static void usage_exit(const char *msg)
+/* The text cli_usage_exit() and cli_help_exit() print: ours, the commands', the tail. */
+static void usage_init(void)
 {
-	if (msg && *msg)
-		fprintf(stderr, "rtrace-probe: %s\n", msg);
-	fprintf(stderr, "%s%s%s", usage_text, probecli_help, usage_tail);
-	exit(2);
+	static char *text;
+
+	if (asprintf(&text, "%s%s%s", usage_text, probecli_help, usage_tail) < 0)
+		text = (char *)usage_text; /* out of memory at start: the head only */
+	cli_init("rtrace-probe", text);
 }
 
 struct app {
@@ -89,16 +90,6 @@ struct app {
 	struct probe_trace_opts trace;
 	struct probe_listen_opts listen;
 };
-
-static double num(const char *s, double lo, double hi, const char *what)
-{
-	char err[160];
-	double v;
-
-	if (probecli_num(s, lo, hi, what, &v, err, sizeof(err)))
-		usage_exit(err);
-	return v;
-}
 
 static void on_done(struct probe_engine *e, const struct probe_result *r, void *ctx);
 
@@ -161,12 +152,11 @@ static void on_done(struct probe_engine *e, const struct probe_result *r, void *
 
 static void on_signal(struct sched *s, int fd, uint32_t events, void *ctx)
 {
-	struct signalfd_siginfo si;
 	struct app *a = ctx;
 
 	(void)s;
 	(void)events;
-	if (read(fd, &si, sizeof(si)) != sizeof(si))
+	if (!cli_signal_read(fd))
 		return;
 	a->stopping = 1;
 	probe_engine_stop(a->e);
@@ -190,7 +180,7 @@ static void parse_args(struct app *a, int argc, char **argv)
 			a->ifname = optarg;
 			break;
 		case 'r':
-			a->eo.pps = num(optarg, 0, 1e9, "-r");
+			a->eo.pps = cli_num(optarg, 0, 1e9, "-r");
 			break;
 		case 'o':
 			a->outfile = optarg;
@@ -211,34 +201,33 @@ static void parse_args(struct app *a, int argc, char **argv)
 			a->name = optarg;
 			break;
 		case 'w':
-			a->window = num(optarg, 1, 10000000, "-w");
+			a->window = cli_num(optarg, 1, 10000000, "-w");
 			break;
 		case 'v':
 			a->verbose++;
 			break;
 		case 'h':
-			printf("%s%s%s", usage_text, probecli_help, usage_tail);
-			exit(0);
+			cli_help_exit();
 		case 1:
-			a->eo.dst_pps = num(optarg, 1, 1e9, "--dst-pps");
+			a->eo.dst_pps = cli_num(optarg, 1, 1e9, "--dst-pps");
 			break;
 		case 2:
-			a->eo.slots = num(optarg, 16, 1 << 24, "--slots");
+			a->eo.slots = cli_num(optarg, 16, 1 << 24, "--slots");
 			break;
 		case 3:
 			if ((a->eo.tx_backend = probecli_tx_mode(optarg)) < 0)
-				usage_exit("--tx: want ring or sendmmsg");
+				cli_usage_exit("--tx: want ring or sendmmsg");
 			break;
 		case 4:
 			if ((a->eo.rx_mode = probecli_rx_mode(optarg)) < 0)
-				usage_exit("--rx: want auto, xdp, xdp-generic or ring");
+				cli_usage_exit("--rx: want auto, xdp, xdp-generic or ring");
 			break;
 		default:
-			usage_exit(NULL);
+			cli_usage_exit(NULL);
 		}
 	}
 	if (optind >= argc)
-		usage_exit("missing command: ping, trace or listen");
+		cli_usage_exit("missing command: ping, trace or listen");
 	cmd = argv[optind];
 	argc -= optind;
 	argv += optind;
@@ -251,13 +240,13 @@ static void parse_args(struct app *a, int argc, char **argv)
 		a->cmd = PROBE_LISTEN,
 		i = probecli_listen(argc, argv, &a->listen, err, sizeof(err));
 	else
-		usage_exit("unknown command (want ping, trace or listen)");
+		cli_usage_exit("unknown command (want ping, trace or listen)");
 	if (i < 0)
-		usage_exit(err);
+		cli_usage_exit(err);
 	if ((a->agent || a->certdir || a->name) && !(a->agent && a->certdir && a->name))
-		usage_exit("-a AGENT needs -c CERTDIR and -n NAME");
+		cli_usage_exit("-a AGENT needs -c CERTDIR and -n NAME");
 	if (a->agent && a->cmd == PROBE_LISTEN)
-		usage_exit("listen runs here, not on an agent (drop -a)");
+		cli_usage_exit("listen runs here, not on an agent (drop -a)");
 	for (; i < argc; i++) {
 		if (targets_add_line(&a->tg, argv[i]) <= 0) {
 			fprintf(stderr, "rtrace-probe: '%s': not an IPv4 address or prefix\n",
@@ -267,17 +256,8 @@ static void parse_args(struct app *a, int argc, char **argv)
 	}
 }
 
-/* SIGINT/SIGTERM as a readable fd (-1 if that fails: they then kill us). */
-static int signal_fd(void)
-{
-	sigset_t sigs;
-
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigprocmask(SIG_BLOCK, &sigs, NULL);
-	return signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-}
+/* SIGINT/SIGTERM: stop cleanly (if no signalfd can be had, they kill us). */
+static const int stop_sigs[] = {SIGINT, SIGTERM, 0};
 
 /* -a: every target on the agent. Exit status. */
 static int run_remote(struct app *a)
@@ -298,7 +278,7 @@ static int run_remote(struct app *a)
 	struct remote_stats st;
 	int rc;
 
-	j.stop_fd = signal_fd();
+	j.stop_fd = cli_sigfd(stop_sigs);
 	rc = remote_run(&j, &st);
 	if (j.stop_fd >= 0)
 		close(j.stop_fd);
@@ -316,9 +296,9 @@ static int run_local(struct app *a)
 
 	if (a->cmd == PROBE_LISTEN) {
 		if (a->tg.n)
-			usage_exit("listen takes no targets");
+			cli_usage_exit("listen takes no targets");
 		if (!a->ifname)
-			usage_exit("listen needs -i IFACE");
+			cli_usage_exit("listen needs -i IFACE");
 		a->eo.accept_spoofed = 1;
 	}
 	if (!a->ifname) {
@@ -350,9 +330,7 @@ static int run_local(struct app *a)
 		return 1;
 	}
 	sched_set_idle(probe_engine_sched(a->e), on_idle, a);
-	sfd = signal_fd();
-	if (sfd >= 0)
-		sched_add_fd(probe_engine_sched(a->e), sfd, EPOLLIN, on_signal, a);
+	sfd = cli_signalfd(probe_engine_sched(a->e), stop_sigs, on_signal, a);
 	if (a->cmd == PROBE_LISTEN) {
 		struct probe_cbs cbs = {.done = on_done, .response = on_listen_reply, .ctx = a};
 		int64_t id = probe_listen(a->e, &a->listen, &cbs);
@@ -387,9 +365,9 @@ int main(int argc, char **argv)
 	int rc;
 
 	srandom(getpid() ^ (unsigned int)sched_now_ns());
+	usage_init();
 	parse_args(&a, argc, argv);
-	if (a.verbose)
-		rt_log_set_level(a.verbose > 1 ? RT_LOG_DEBUG : RT_LOG_INFO);
+	cli_log_level(a.verbose, false);
 	rt_log_set_prefix("rtrace-probe", 0);
 	if (a.tfile) {
 		size_t bad = 0;
@@ -403,7 +381,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "rtrace-probe: %s: %zu bad lines skipped\n", a.tfile, bad);
 	}
 	if (a.cmd != PROBE_LISTEN && !a.tg.n)
-		usage_exit("no targets (give TARGET... or -f FILE)");
+		cli_usage_exit("no targets (give TARGET... or -f FILE)");
 	if (a.outfile) {
 		a.out = fopen(a.outfile, "w");
 		if (!a.out) {
