@@ -381,18 +381,16 @@ struct probe_engine *probe_engine_new(const struct probe_engine_opts *o)
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* no log line for these two: errno says it all (ENODEV, EADDRNOTAVAIL) and
+	 * every caller reports it with the interface name */
 	err = netinfo_if_by_name(o->ifname, &e->ifc);
-	if (err) {
-		rt_err("probe: %s: no such interface", o->ifname);
+	if (err)
 		goto out;
-	}
 	e->src = o->src;
 	if (!e->src) {
 		err = netinfo_if_addr(e->ifc.ifindex, &e->src);
-		if (err) {
-			rt_err("probe: %s: interface has no IPv4 address", o->ifname);
+		if (err)
 			goto out;
-		}
 	}
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd[0] = (uint32_t)sched_now_ns(), rnd[1] = rnd[0] * 2654435761u;
