@@ -104,6 +104,19 @@ tb_up() {
 	fail "tb_up $1: no free prefix"
 }
 
+# tb_setup TOPO [NAME...]: the usual start of a test after its tb_need_cmd:
+# root, the binaries (tb_need_bin NAME...), TOPO up (tb_up); T is $TB_TMP and
+# SRC the source host's address (empty if TOPO has no host src).
+tb_setup() {
+	local topo=$1
+	shift
+	tb_need_root
+	tb_need_bin "$@"
+	tb_up "$topo"
+	T=$TB_TMP
+	SRC=${TB_ADDR[${TB_PREFIX}src]:-}
+}
+
 # tb_use PREFIX: make an earlier testbed of this test the current one.
 tb_use() { TB_PREFIX=$1; TB_MANIFEST=$TB_TMP/${1%-}.json; }
 

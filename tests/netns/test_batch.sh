@@ -15,14 +15,9 @@
 #     is readable; --resume cuts the torn end, completes, no duplicates.
 set -u
 . "$(dirname "$0")/lib.sh"
-tb_need_root
 tb_need_cmd gzip
-BIN=${RTRACE_BIN:-$TB_ROOT/bin}
+tb_setup batch rtrace-batch
 B=$BIN/rtrace-batch
-[ -x "$B" ] || fail "no $B (make first)"
-tb_up batch
-T=$TB_TMP
-SRC=$(tb_addr src)
 GW=$(tb_q hosts.src.gateway)
 
 batch() { ip netns exec "$(tb_ns src)" "$B" "$@"; }

@@ -10,14 +10,9 @@
 # from the records' order: targets of one /24 cannot finish faster than it.
 set -u
 . "$(dirname "$0")/lib.sh"
-tb_need_root
 tb_need_cmd nft
-BIN=${RTRACE_BIN:-$TB_ROOT/bin}
+tb_setup batch rtrace-batch
 B=$BIN/rtrace-batch
-[ -x "$B" ] || fail "no $B (make first)"
-tb_up batch
-T=$TB_TMP
-SRC=$(tb_addr src)
 
 tb_exec r1 nft -f - <<EOF || fail "nft counter"
 table ip rtbatch {

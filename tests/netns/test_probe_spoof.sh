@@ -11,12 +11,8 @@
 # stopped with SIGINT: it must exit 0 and leave no XDP program on eth0.
 set -u
 . "$(dirname "$0")/lib.sh"
-tb_need_root
-PROBE=${RTRACE_BIN:-$TB_ROOT/bin}/rtrace-probe
-[ -x "$PROBE" ] || fail "no $PROBE (make first)"
-tb_up mesh
-SRC=$(tb_addr src)
-T=$TB_TMP
+tb_setup mesh rtrace-probe
+PROBE=$BIN/rtrace-probe
 
 # The plan: VP, destination, request id, expected RR ("-" when nothing may arrive).
 "$TB_PY" - "$TB_MANIFEST" >"$T/plan" <<'EOF'

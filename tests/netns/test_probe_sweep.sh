@@ -12,11 +12,8 @@
 #     and as many as the slot table) still matches every reply.
 set -u
 . "$(dirname "$0")/lib.sh"
-tb_need_root
-PROBE=${RTRACE_BIN:-$TB_ROOT/bin}/rtrace-probe
-[ -x "$PROBE" ] || fail "no $PROBE (make first)"
-tb_up sweep
-T=$TB_TMP
+tb_setup sweep rtrace-probe
+PROBE=$BIN/rtrace-probe
 
 targets() { # N: the first N addresses of 10.200.0.0/16
 	"$TB_PY" -c "import sys
