@@ -382,6 +382,13 @@ bool revtr_done(const struct revtr *rt);
 int revtr_outstanding(const struct revtr *rt);
 /* The report, also while running (partial path, stop REVTR_RUNNING). */
 const struct revtr_report *revtr_report(const struct revtr *rt);
+/*
+ * One line on what the trace is doing now, for a person watching: the hop
+ * being looked for, the last hop found, and the requests it waits for, e.g.
+ * "hop 4 after 10.0.0.58: SPOOF_RR_PING x3 (via 3 agents)"; "done" once
+ * finished. snprintf semantics, no newline.
+ */
+size_t revtr_status(const struct revtr *rt, char *buf, size_t size);
 
 /* ---- output (revtr_output.c) --------------------------------------------- */
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 
 #include "rtrace/cli.h"
 #include "rtrace/log.h"
@@ -54,6 +55,8 @@ static const char usage_text[] =
 	"Output: one line per hop: number, address ('*' = did not answer inside a\n"
 	"traceroute), the technique that found it, RTT from here; hops marked\n"
 	"DST_SYM_REV_SEGMENT are ASSUMED from the forward path, not measured.\n"
+	"While it runs, a status line on a terminal's stderr says what the trace waits\n"
+	"for (not with -v, -q, or stderr redirected).\n"
 	"Needs root (raw probes and the XDP receive path).\n"
 	"Exit status: 0 the path reaches us, 3 the trace FAILED (the partial path and\n"
 	"fail_reason are printed), 1 could not run, 2 usage error.\n";
@@ -76,6 +79,25 @@ static void on_signal(struct sched *s, int fd, uint32_t events, void *ctx)
 	(void)events;
 	if (cli_signal_read(fd))
 		((struct app *)ctx)->stop = 1;
+}
+
+/*
+ * On a terminal (and without -v/-q), a status line on stderr redrawn in place
+ * while the trace runs: a single reverse trace waits on timeouts for seconds
+ * per hop when probes go unanswered, and this says on what.
+ */
+static void show_status(const struct revtr *rt, uint64_t t0)
+{
+	char what[384], line[512];
+	struct winsize ws;
+	int width = 80;
+
+	if (!ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) && ws.ws_col > 20)
+		width = ws.ws_col;
+	revtr_status(rt, what, sizeof(what));
+	snprintf(line, sizeof(line), "rtrace: %.1f s, %u probes; %s",
+		 (double)(sched_now_ns() - t0) / 1e9, revtr_report(rt)->probes.total, what);
+	fprintf(stderr, "\r\033[K%.*s", width - 1, line);
 }
 
 static int print_report(const struct revtr_report *r, int json, const struct rtb *b)
@@ -160,8 +182,9 @@ int main(int argc, char **argv)
 	uint32_t dst, src = 0, gw = 0;
 	double timeout_s = 60;
 	int c, json = 0, quiet = 0, rc, r, sfd;
-	uint64_t deadline;
+	uint64_t deadline, t0, shown = 0;
 	struct in_addr in;
+	int status;
 
 	cli_init("rtrace", usage_text);
 	cli_revtr_init(&o);
@@ -237,14 +260,22 @@ int main(int argc, char **argv)
 
 	sfd = cli_signalfd(rtb_sched(b), (const int[]){SIGINT, SIGTERM, 0}, on_signal, &app);
 	rc = rtb_submit(b, rt, on_done, &app);
-	deadline = sched_now_ns() + (uint64_t)(timeout_s * 1e9);
+	t0 = sched_now_ns();
+	deadline = t0 + (uint64_t)(timeout_s * 1e9);
+	status = isatty(STDERR_FILENO) && !quiet && !o.verbose;
 	while (!rc && !app.done && !app.stop && sched_now_ns() < deadline) {
 		r = rtb_run_once(b, 200);
 		if (r < 0) {
 			fprintf(stderr, "rtrace: event loop: %s\n", strerror(-r));
 			break;
 		}
+		if (status && sched_now_ns() - shown >= 200000000ull) {
+			show_status(rt, t0);
+			shown = sched_now_ns();
+		}
 	}
+	if (shown)
+		fprintf(stderr, "\r\033[K");
 	rep = *revtr_report(rt);
 	if (!app.done) {
 		int out = revtr_outstanding(rt);

@@ -4,7 +4,7 @@
  * one JSON object with revtr 2.0's field names (revtr_hops, hop_ip,
  * hop_type, stop_reason...). Both format into a caller buffer with snprintf
  * semantics, so the callers can write them to stdout, a file or a gzip
- * stream. No I/O.
+ * stream; and the one-line status of a running trace. No I/O.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "rtrace/revtr.h"
+#include "revtr_int.h"
 
 /* An snprintf-style appender: counts what the whole text needs. */
 struct sbuf {
@@ -160,5 +161,36 @@ size_t revtr_format_json(const struct revtr_report *r, char *buf, size_t size)
 		sb_printf(&sb, "%s\"%s\":%u", i ? "," : "", probe_fields[i].name,
 			  probe_field(&r->probes, i));
 	sb_printf(&sb, "}}");
+	return sb_end(&sb);
+}
+
+size_t revtr_status(const struct revtr *rt, char *buf, size_t size)
+{
+	int n[REVTR_REQ_FWD_TRACE + 1] = {0}, via[REVTR_REQ_FWD_TRACE + 1] = {0};
+	struct sbuf sb = {buf, size, 0};
+	char a[16];
+	int i, k;
+
+	if (rt->stage == ST_DONE) {
+		sb_printf(&sb, "done");
+		return sb_end(&sb);
+	}
+	sb_printf(&sb, "hop %zu after %s:", rt->rep.nhops + 1, ntoa(rt->cur, a));
+	for (i = 0; i < rt->npend; i++) {
+		k = rt->pend[i].req.kind;
+		if (rt->pend[i].issued && k >= 0 && k <= REVTR_REQ_FWD_TRACE) {
+			n[k]++;
+			via[k] += rt->pend[i].req.vp != 0;
+		}
+	}
+	for (k = 0; k <= REVTR_REQ_FWD_TRACE; k++) {
+		if (!n[k])
+			continue;
+		sb_printf(&sb, " %s", revtr_req_kind_name(k));
+		if (n[k] > 1)
+			sb_printf(&sb, " x%d", n[k]);
+		if (via[k])
+			sb_printf(&sb, " (via %d agent%s)", via[k], via[k] > 1 ? "s" : "");
+	}
 	return sb_end(&sb);
 }

@@ -15,7 +15,8 @@
 #     unreachable destination, a destination that drops IP options (no RR or
 #     TS hop can come from it), a hop that never answers anything (--no-sym:
 #     the partial path ends before it), agents given but none running, our
-#     own address.
+#     own address;
+#  6. on a terminal, a status line says what the trace waits for; none in files.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/rtrace_lib.sh"
@@ -171,4 +172,17 @@ rt_rtrace "$T/self.json" src $W
 [ "$RT_RC" = 3 ] || fail "own address: exit $RT_RC"
 grep -q "address of this host" "$T/self.json.err" || fail "own address: message"
 echo "bad input ok"
+
+# ---- 6. progress: a status line on a terminal only ------------------------------------
+# script(1) gives rtrace a pseudo-terminal: the line says what the trace waits for, is
+# cleared before the report; with stderr to a file (every run above) there is none.
+if command -v script >/dev/null; then
+	script -qfec "ip netns exec $(tb_ns src) $BIN/rtrace $W $(tb_addr d3)" "$T/tty" >/dev/null
+	tr '\r' '\n' <"$T/tty" | grep -aq "^.*rtrace: [0-9.]* s, [0-9]* probes; hop [0-9]* after " ||
+		fail "no status line on a terminal"
+	grep -aq $'\r\033\[Kreverse traceroute from' "$T/tty" ||
+		fail "status line not cleared before the report"
+	! grep -q "probes; hop" "$T"/*.err || fail "a status line went to a file"
+	echo "status line ok"
+fi
 echo "PASS"

@@ -5,7 +5,7 @@
  * revtr_scenario.h) plays the network and the agents, one per technique
  * (pure RR, gateway from the forward trace, spoofed RR from a near VP and
  * its ranking, atlas intersection and exact atlas hit, TS adjacency direct
- * and spoofed, agent at the destination), checked against the model's
+ * and spoofed, agent at the destination; the status line), checked against the model's
  * router-level ground truth. Fallbacks, failures and limits are in
  * test_revtr_fallback.c.
  */
@@ -34,6 +34,37 @@ Test(revtr, rr_within_8_hops_asymmetric)
 		cr_assert_eq(r->hops[0].rtt_us, 9000, "D rtt %u", r->hops[0].rtt_us);
 		revtr_free(rt);
 	}
+}
+
+/* The status line names the hop looked for, the last hop found and what is outstanding. */
+Test(revtr, status_line)
+{
+	struct revtr_req req[8];
+	struct revtr_cfg cfg;
+	struct revtr *rt;
+	char buf[256], want[64], a[16];
+	int n;
+
+	near_topo(0);
+	cfg_for(&cfg, D);
+	rt = revtr_new(&cfg);
+	cr_assert_not_null(rt);
+	n = revtr_next_requests(rt, req, 8);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(req[0].kind, REVTR_REQ_RR_PING);
+	inet_ntop(AF_INET, &cfg.dst, a, sizeof(a));
+	snprintf(want, sizeof(want), "hop 2 after %s: RR_PING", a);
+	cr_assert_eq(revtr_status(rt, buf, sizeof(buf)), strlen(want));
+	cr_assert_str_eq(buf, want);
+	/* snprintf semantics: truncated, NUL-terminated, full length returned */
+	cr_assert_eq(revtr_status(rt, buf, 8), strlen(want));
+	cr_assert_str_eq(buf, "hop 2 a");
+	revtr_free(rt);
+	drive(rt = revtr_new(&cfg), 0);
+	cr_assert(revtr_done(rt));
+	revtr_status(rt, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "done");
+	revtr_free(rt);
 }
 
 Test(revtr, gateway_learnt_from_forward_trace)
