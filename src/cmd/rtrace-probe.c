@@ -98,10 +98,12 @@ static void on_listen_reply(struct probe_engine *e, const struct probe_result *r
 {
 	struct app *a = ctx;
 
-	(void)e;
 	(void)r;
-	if (output_stream_put_listen(a->os, resp))
-		a->out_err = 1;
+	if (output_stream_put_listen(a->os, resp) && !a->out_err) {
+		a->out_err = 1; /* nowhere to put replies: stop listening */
+		a->stopping = 1;
+		probe_engine_stop(e);
+	}
 }
 
 /* Submit targets until the window is full or the list is done. */
@@ -143,10 +145,12 @@ static void on_done(struct probe_engine *e, const struct probe_result *r, void *
 {
 	struct app *a = ctx;
 
-	(void)e;
 	a->inflight--;
-	if (output_stream_put(a->os, r))
-		a->out_err = 1;
+	if (output_stream_put(a->os, r) && !a->out_err) {
+		a->out_err = 1; /* nowhere to put results: stop measuring */
+		a->stopping = 1;
+		probe_engine_stop(e);
+	}
 	feed(a);
 }
 

@@ -29,6 +29,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rtrace/output.h"
 
@@ -51,25 +52,25 @@ struct os_rec {
 
 struct output_stream {
 	/* written by the producer (the event loop) */
-	_Alignas(64) size_t head;  /* next free byte (unpublished) */
-	size_t published;	   /* head as last published */
-	size_t tail_seen;	   /* tail as last read (space known free) */
+	_Alignas(64) size_t head; /* next free byte (unpublished) */
+	size_t published;	  /* head as last published */
+	size_t tail_seen;	  /* tail as last read (space known free) */
 	/* shared */
-	_Alignas(64) atomic_size_t pub_head;	/* published head: records up to here are whole */
-	_Alignas(64) atomic_size_t pub_tail;	/* the writer consumed up to here */
-	atomic_int writer_sleeps;		/* the writer waits on `more` */
-	atomic_int producer_waits;		/* the producer waits on `room` */
-	atomic_int err;				/* a write failed (sticky) */
-	atomic_int closing;			/* output_stream_close(): drain and stop */
-	pthread_mutex_t lock;			/* for the sleeps only */
-	pthread_cond_t more;			/* records published, or closing */
-	pthread_cond_t room;			/* tail moved, or the writer is idle */
+	_Alignas(64) atomic_size_t pub_head; /* published head: records up to here are whole */
+	_Alignas(64) atomic_size_t pub_tail; /* the writer consumed up to here */
+	atomic_int writer_sleeps;	     /* the writer waits on `more` */
+	atomic_int producer_waits;	     /* the producer waits on `room` */
+	atomic_int err;			     /* a write failed (sticky) */
+	atomic_int closing;		     /* output_stream_close(): drain and stop */
+	pthread_mutex_t lock;		     /* for the sleeps only */
+	pthread_cond_t more;		     /* records published, or closing */
+	pthread_cond_t room;		     /* tail moved, or the writer is idle */
 	/* set once */
-	FILE *f;		/* the stream the records go to */
-	enum output_fmt fmt;	/* how they are printed */
-	char *q;		/* the queue, OS_QUEUE bytes */
-	char *fbuf;		/* f's stdio buffer */
-	pthread_t thread;	/* the writer */
+	FILE *f;	     /* the stream the records go to */
+	enum output_fmt fmt; /* how they are printed */
+	char *q;	     /* the queue, OS_QUEUE bytes */
+	char *fbuf;	     /* f's stdio buffer */
+	pthread_t thread;    /* the writer */
 };
 
 static size_t rec_align(size_t n)
@@ -108,10 +109,19 @@ static void rec_print(struct output_stream *s, const struct os_rec *h)
 		atomic_store(&s->err, 1);
 }
 
+/*
+ * Write out what f holds. A reader that went away (EPIPE) gets the process
+ * what write(2) on the loop's thread would have got it: SIGPIPE, here sent
+ * to the process because this thread blocks every signal (so `| head` ends
+ * the sweep at once, as it ends ping or scamper).
+ */
 static void writer_flush(struct output_stream *s)
 {
-	if (fflush(s->f) || ferror(s->f))
+	if (fflush(s->f) || ferror(s->f)) {
+		if (errno == EPIPE)
+			kill(getpid(), SIGPIPE);
 		atomic_store(&s->err, 1);
+	}
 }
 
 /* Wait for records (or closing) with the flag protocol. 0: go on, 1: stop. */
@@ -246,8 +256,8 @@ static void wait_writer(struct output_stream *s, size_t need)
 	pthread_mutex_lock(&s->lock);
 	atomic_store(&s->producer_waits, 1);
 	for (;;) {
-		if (need ? room(s, need) >= need :
-			   atomic_load(&s->writer_sleeps) && atomic_load(&s->pub_tail) == s->head)
+		if (need ? room(s, need) >= need
+			 : atomic_load(&s->writer_sleeps) && atomic_load(&s->pub_tail) == s->head)
 			break;
 		pthread_cond_wait(&s->room, &s->lock);
 	}
@@ -299,8 +309,9 @@ int output_stream_put(struct output_stream *s, const struct probe_result *r)
 {
 	size_t base = sizeof(struct os_rec) + rec_align(sizeof(*r));
 	size_t tail_len = result_tail_len(r), len = rec_align(base + tail_len);
-	const void *arr = r->kind == PROBE_PING ? (const void *)r->ping.replies :
-			  r->kind == PROBE_TRACE ? (const void *)r->trace.hops : NULL;
+	const void *arr = r->kind == PROBE_PING	   ? (const void *)r->ping.replies
+			  : r->kind == PROBE_TRACE ? (const void *)r->trace.hops
+						   : NULL;
 	struct os_rec *h;
 
 	if (len > OS_QUEUE / 2) {

@@ -9,7 +9,8 @@
 #  3. per-destination limit: --dst-pps 20 spaces 5 back-to-back probes to one
 #     destination by >= 50 ms;
 #  4. a 65,536-destination sweep (the whole /16, more than the default window
-#     and as many as the slot table) still matches every reply.
+#     and as many as the slot table) still matches every reply;
+#  5. a reader that goes away (| head -1) ends the sweep at once.
 set -u
 . "$(dirname "$0")/lib.sh"
 tb_setup sweep rtrace-probe
@@ -72,4 +73,25 @@ tb_exec src "$PROBE" -v -j -w 100000 -o "$T/big" ping -c 1 -W 2 10.200.0.0/16 2>
 cat "$T/big.err"
 n=$(grep -c '"statistics":{"replies":1' "$T/big")
 [ "$n" = 65536 ] || fail "65k sweep: $n of 65536 destinations answered"
+# 5. the reader goes away (| head -1): the sweep ends at once, as ping's would (SIGPIPE;
+#    with SIGPIPE ignored: "writing results failed", exit 1), not after all 65,536 probes
+#    (13 s at -r 5000)
+for ign in 0 1; do
+	t0=$(date +%s%N)
+	(
+		[ $ign = 1 ] && trap '' PIPE
+		tb_exec src "$PROBE" -j -r 5000 ping -c 1 10.200.0.0/16 2>"$T/pipe.err"
+	) | head -n 1 >"$T/pipe.out"
+	rc=${PIPESTATUS[0]}
+	dt=$((($(date +%s%N) - t0) / 1000000))
+	echo "| head -1 (SIGPIPE ignored: $ign): exit $rc after $dt ms"
+	grep -q '"type":"ping"' "$T/pipe.out" || fail "| head -1: no record"
+	[ $dt -lt 5000 ] || fail "| head -1: the sweep went on for $dt ms"
+	if [ $ign = 0 ]; then
+		[ "$rc" = 141 ] || fail "| head -1: exit $rc, want 141 (SIGPIPE)"
+	else
+		[ "$rc" = 1 ] && grep -q "writing results failed" "$T/pipe.err" ||
+			fail "| head -1, SIGPIPE ignored: exit $rc, $(cat "$T/pipe.err")"
+	fi
+done
 echo "test_probe_sweep: ok"
