@@ -20,8 +20,9 @@
  * the mutex; flags and published positions are seq_cst (a store, then a load
  * of the other side's variable on both sides), so no wake-up is lost.
  *
- * A record too large for the queue (a ping of 65535 probes) is written by
- * the producer itself once the writer is idle, under the mutex.
+ * A result too large for the queue (a ping of 65535 probes) is printed by
+ * the producer itself, from its own struct, once the writer is idle, under
+ * the mutex.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -78,29 +79,35 @@ static size_t rec_align(size_t n)
 	return (n + 7) & ~(size_t)7;
 }
 
-/* Bytes of the array that follows a result in the queue. */
-static size_t result_tail_len(const struct probe_result *r)
+/* The array a result points to (replies[] of a ping, hops[] of a trace), its bytes in *len. */
+static void **result_array(struct probe_result *r, size_t *len)
 {
-	if (r->kind == PROBE_PING)
-		return (size_t)r->ping.nreplies * sizeof(*r->ping.replies);
-	if (r->kind == PROBE_TRACE)
-		return (size_t)r->trace.nhops * sizeof(*r->trace.hops);
-	return 0;
+	*len = 0;
+	if (r->kind == PROBE_PING) {
+		*len = (size_t)r->ping.nreplies * sizeof(*r->ping.replies);
+		return (void **)&r->ping.replies;
+	}
+	if (r->kind == PROBE_TRACE) {
+		*len = (size_t)r->trace.nhops * sizeof(*r->trace.hops);
+		return (void **)&r->trace.hops;
+	}
+	return NULL;
 }
 
-/* Print one record from the queue (the writer; or the producer, under the lock). */
+/* Print one record from the queue (the writer). */
 static void rec_print(struct output_stream *s, const struct os_rec *h)
 {
 	int err = 0;
 
 	if (h->type == OS_REC_RESULT) {
 		struct probe_result r;
+		void **arr;
+		size_t len;
 
 		memcpy(&r, h + 1, sizeof(r));
-		if (r.kind == PROBE_PING)
-			r.ping.replies = (void *)((char *)(h + 1) + rec_align(sizeof(r)));
-		else if (r.kind == PROBE_TRACE)
-			r.trace.hops = (void *)((char *)(h + 1) + rec_align(sizeof(r)));
+		arr = result_array(&r, &len);
+		if (arr) /* the array follows the struct in the record */
+			*arr = (char *)(h + 1) + rec_align(sizeof(r));
 		err = output_write(s->f, &r, s->fmt);
 	} else if (h->type == OS_REC_LISTEN) {
 		err = output_listen_write(s->f, (const void *)(h + 1), s->fmt);
@@ -295,11 +302,12 @@ static void commit(struct output_stream *s, size_t len)
 		publish(s);
 }
 
-/* A record the queue cannot hold: print it here once the writer is idle. */
-static int put_direct(struct output_stream *s, const struct os_rec *h)
+/* A record the queue cannot hold: r printed here, once the writer is idle. */
+static int put_direct(struct output_stream *s, const struct probe_result *r)
 {
 	wait_writer(s, 0);
-	rec_print(s, h);
+	if (output_write(s->f, r, s->fmt))
+		atomic_store(&s->err, 1);
 	writer_flush(s);
 	pthread_mutex_unlock(&s->lock);
 	return atomic_load(&s->err) ? -EIO : 0;
@@ -307,35 +315,21 @@ static int put_direct(struct output_stream *s, const struct os_rec *h)
 
 int output_stream_put(struct output_stream *s, const struct probe_result *r)
 {
-	size_t base = sizeof(struct os_rec) + rec_align(sizeof(*r));
-	size_t tail_len = result_tail_len(r), len = rec_align(base + tail_len);
-	const void *arr = r->kind == PROBE_PING	   ? (const void *)r->ping.replies
-			  : r->kind == PROBE_TRACE ? (const void *)r->trace.hops
-						   : NULL;
+	size_t base = sizeof(struct os_rec) + rec_align(sizeof(*r)), arr_len, len;
 	struct os_rec *h;
+	void **arr;
 
-	if (len > OS_QUEUE / 2) {
-		struct {
-			struct os_rec h;
-			struct probe_result r;
-		} *big = malloc(base + tail_len);
-		int err;
-
-		if (!big)
-			return -ENOMEM;
-		big->h = (struct os_rec){.len = (uint32_t)len, .type = OS_REC_RESULT};
-		memcpy(&big->r, r, sizeof(*r));
-		memcpy((char *)big + base, arr, tail_len);
-		err = put_direct(s, &big->h);
-		free(big);
-		return err;
-	}
+	/* the array's address and length (result_array() reads r; nothing is written) */
+	arr = result_array((struct probe_result *)r, &arr_len);
+	len = rec_align(base + arr_len);
+	if (len > OS_QUEUE / 2)
+		return put_direct(s, r);
 	h = reserve(s, len);
 	h->len = (uint32_t)len;
 	h->type = OS_REC_RESULT;
 	memcpy(h + 1, r, sizeof(*r));
-	if (tail_len)
-		memcpy((char *)h + base, arr, tail_len);
+	if (arr_len)
+		memcpy((char *)h + base, *arr, arr_len);
 	commit(s, len);
 	return atomic_load_explicit(&s->err, memory_order_relaxed) ? -EIO : 0;
 }
