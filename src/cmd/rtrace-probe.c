@@ -93,17 +93,24 @@ struct app {
 
 static void on_done(struct probe_engine *e, const struct probe_result *r, void *ctx);
 
+/* Queuing a result failed (err != 0): nowhere to put results, so stop measuring. */
+static void out_check(struct app *a, int err)
+{
+	if (!err || a->out_err)
+		return;
+	a->out_err = 1;
+	a->stopping = 1;
+	probe_engine_stop(a->e);
+}
+
 static void on_listen_reply(struct probe_engine *e, const struct probe_result *r, const void *resp,
 			    void *ctx)
 {
 	struct app *a = ctx;
 
+	(void)e;
 	(void)r;
-	if (output_stream_put_listen(a->os, resp) && !a->out_err) {
-		a->out_err = 1; /* nowhere to put replies: stop listening */
-		a->stopping = 1;
-		probe_engine_stop(e);
-	}
+	out_check(a, output_stream_put_listen(a->os, resp));
 }
 
 /* Submit targets until the window is full or the list is done. */
@@ -145,12 +152,9 @@ static void on_done(struct probe_engine *e, const struct probe_result *r, void *
 {
 	struct app *a = ctx;
 
+	(void)e;
 	a->inflight--;
-	if (output_stream_put(a->os, r) && !a->out_err) {
-		a->out_err = 1; /* nowhere to put results: stop measuring */
-		a->stopping = 1;
-		probe_engine_stop(e);
-	}
+	out_check(a, output_stream_put(a->os, r));
 	feed(a);
 }
 
