@@ -107,4 +107,12 @@ void cli_revtr_check(const struct cli_revtr *o);
 /* The log level of -v count and -q: error if quiet, else warn, info, debug. */
 void cli_log_level(int verbose, bool quiet);
 
+/*
+ * A status line on a terminal's stderr: rewrite the current line with line,
+ * cut to the terminal's width (a wrapped line could not be taken back by the
+ * next redraw). cli_status_clear() blanks it before other output.
+ */
+void cli_status_redraw(const char *line);
+void cli_status_clear(void);
+
 #endif /* RTRACE_CLI_H */

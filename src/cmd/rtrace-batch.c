@@ -158,7 +158,7 @@ static void status_line(struct app *a)
 	batch_rate_get(&a->rate, &dps, &pps);
 	batch_status_format(line, sizeof(line), &c, dps, pps);
 	if (a->tty)
-		fprintf(stderr, "\r\033[K%s", line);
+		cli_status_redraw(line);
 	else
 		fprintf(stderr, "%s\n", line);
 	a->status_shown = 1;

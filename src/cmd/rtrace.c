@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/ioctl.h>
 
 #include "rtrace/cli.h"
 #include "rtrace/log.h"
@@ -89,15 +88,11 @@ static void on_signal(struct sched *s, int fd, uint32_t events, void *ctx)
 static void show_status(const struct revtr *rt, uint64_t t0)
 {
 	char what[384], line[512];
-	struct winsize ws;
-	int width = 80;
 
-	if (!ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) && ws.ws_col > 20)
-		width = ws.ws_col;
 	revtr_status(rt, what, sizeof(what));
 	snprintf(line, sizeof(line), "rtrace: %.1f s, %u probes; %s",
 		 (double)(sched_now_ns() - t0) / 1e9, revtr_report(rt)->probes.total, what);
-	fprintf(stderr, "\r\033[K%.*s", width - 1, line);
+	cli_status_redraw(line);
 }
 
 static int print_report(const struct revtr_report *r, int json, const struct rtb *b)
@@ -275,7 +270,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (shown)
-		fprintf(stderr, "\r\033[K");
+		cli_status_clear();
 	rep = *revtr_report(rt);
 	if (!app.done) {
 		int out = revtr_outstanding(rt);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 
 #include "rtrace/cli.h"
@@ -176,4 +177,19 @@ void cli_log_level(int verbose, bool quiet)
 			 : verbose > 1 ? RT_LOG_DEBUG
 			 : verbose     ? RT_LOG_INFO
 				       : RT_LOG_WARN);
+}
+
+void cli_status_redraw(const char *line)
+{
+	struct winsize ws;
+	int width = 80;
+
+	if (!ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) && ws.ws_col > 20)
+		width = ws.ws_col;
+	fprintf(stderr, "\r\033[K%.*s", width - 1, line);
+}
+
+void cli_status_clear(void)
+{
+	fputs("\r\033[K", stderr);
 }
