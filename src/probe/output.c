@@ -164,6 +164,15 @@ static uint64_t ms_ns(double ms)
 	return ns >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)ns;
 }
 
+/* The head every ping record starts with (results and listen replies alike). */
+static void json_ping_head(struct obuf *b, uint32_t src, uint32_t dst)
+{
+	OB_LIT(b, "{\"type\":\"ping\", \"version\":\"0.4\", \"method\":\"icmp-echo\", \"src\":");
+	ob_qip(b, src);
+	OB_LIT(b, ", \"dst\":");
+	ob_qip(b, dst);
+}
+
 static void ping_json(FILE *f, const struct probe_ping_result *p)
 {
 	struct probe_ping_stats st;
@@ -171,10 +180,7 @@ static void ping_json(FILE *f, const struct probe_ping_result *p)
 	uint32_t i;
 
 	ob_init(&b, f);
-	OB_LIT(&b, "{\"type\":\"ping\", \"version\":\"0.4\", \"method\":\"icmp-echo\", \"src\":");
-	ob_qip(&b, p->src);
-	OB_LIT(&b, ", \"dst\":");
-	ob_qip(&b, p->dst);
+	json_ping_head(&b, p->src, p->dst);
 	OB_LIT(&b, ", \"start\":{\"sec\":");
 	ob_sec(&b, p->start.tv_sec);
 	OB_LIT(&b, ",\"usec\":");
@@ -514,10 +520,7 @@ int output_listen_write(FILE *f, const struct probe_listen_reply *lr, enum outpu
 		return ferror(f) ? -EIO : 0;
 	}
 	ob_init(&b, f);
-	OB_LIT(&b, "{\"type\":\"ping\", \"version\":\"0.4\", \"method\":\"icmp-echo\", \"src\":");
-	ob_qip(&b, lr->to);
-	OB_LIT(&b, ", \"dst\":");
-	ob_qip(&b, p->from);
+	json_ping_head(&b, lr->to, p->from);
 	OB_LIT(&b, ", \"vp\":");
 	ob_qip(&b, lr->vp);
 	OB_LIT(&b, ", \"req\":");
